@@ -1,0 +1,152 @@
+// bus: the ZeroMQ backplane between boards.
+//
+// Every board has a slot id (its Berkeley DB environment id) and an endpoint
+// (ipc:// on one machine, tcp:// across machines, inproc:// in tests). A board
+// binds one receiving socket at its own endpoint and keeps one sending link
+// per peer. Frames are FlatBuffers (bus/schema/frames.fbs), verified on
+// receipt: malformed frames, frames from an unknown slot, another chassis or
+// another protocol version are dropped and counted, never delivered.
+//
+// Sending never blocks the caller (it may be committing a transaction):
+// each link has a bounded queue; a frame that does not fit, or a link that is
+// not connected, is dropped and counted (Berkeley DB re-requests what it
+// misses). Frames on one link are never reordered or corrupted.
+//
+// Link emulation (drills): per-link added latency, loss probability, and
+// partition in either direction, changeable at run time.
+//
+// Peer liveness: the bus watches its links with ZeroMQ socket monitors; a
+// peer process that dies is reported down at once (OnPeerDown), and up again
+// when its link reconnects.
+//
+// Thread-safety: every public method may be called from any thread.
+// Handler callbacks run on the bus's receive thread, one at a time.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bp/clock.h"
+#include "bp/status.h"
+#include "bus/frames.h"
+
+namespace zmq {
+class context_t;
+}
+
+namespace bp::bus {
+
+constexpr int kBroadcast = -1;  // == DB_EID_BROADCAST
+
+struct SlotAddress {
+  int slot = 0;
+  std::string endpoint;
+};
+
+struct BusOptions {
+  uint64_t chassis_id = 0;
+  int self_slot = 0;
+  std::string self_endpoint;        // bound by this board
+  std::vector<SlotAddress> peers;   // every other slot of the chassis
+  int send_queue_frames = 10000;    // per-link bound (ZMQ_SNDHWM); beyond it frames drop
+  int reconnect_ms = 5;             // how fast a link retries a dead peer
+  // A ZeroMQ context to share (required for inproc:// between buses in one
+  // process); null = the bus makes its own.
+  std::shared_ptr<zmq::context_t> context;
+  uint64_t fault_seed = 1;          // seeds the loss PRNG: drills are repeatable
+  const Clock* clock = &Clock::Real();
+};
+
+// A received, verified frame. Owns its bytes: the handler may keep it (for
+// example hand it to a worker thread) and read `frame()` later.
+class InFrame {
+ public:
+  InFrame();
+  ~InFrame();
+  InFrame(InFrame&&) noexcept;
+  InFrame& operator=(InFrame&&) noexcept;
+  const wire::Frame* frame() const;  // verified; never null for a delivered frame
+  int sender() const;
+  int64_t received_us() const { return received_us_; }
+  const uint8_t* data() const;
+  size_t size() const;
+
+ private:
+  friend class Bus;
+  friend class BusImpl;
+  struct Storage;
+  std::unique_ptr<Storage> storage_;
+  int64_t received_us_ = 0;
+};
+
+class Handler {
+ public:
+  virtual ~Handler() = default;
+  virtual void OnFrame(InFrame&& frame) = 0;
+  virtual void OnPeerUp(int /*slot*/) {}
+  virtual void OnPeerDown(int /*slot*/) {}
+};
+
+struct LinkFault {
+  uint32_t delay_us = 0;     // added one-way latency on frames we send to the peer
+  double loss = 0.0;         // probability [0,1] of dropping a frame we send
+  bool cut_out = false;      // partition: drop everything we send to the peer
+  bool cut_in = false;       // partition: drop everything we receive from the peer
+};
+
+struct LinkStats {
+  int slot = 0;
+  std::string endpoint;
+  bool connected = false;
+  uint64_t sent = 0;
+  uint64_t received = 0;
+  uint64_t dropped_full = 0;        // queue bound reached
+  uint64_t dropped_unconnected = 0; // no connection to the peer
+  uint64_t dropped_fault = 0;       // link emulation (loss / partition)
+  int64_t last_received_us = 0;
+  LinkFault fault;
+};
+
+struct BusCounters {
+  uint64_t sent = 0;
+  uint64_t received = 0;
+  uint64_t dropped = 0;             // every send-side drop (sum of the link figures)
+  uint64_t malformed = 0;           // failed the FlatBuffers verifier
+  uint64_t unknown_slot = 0;
+  uint64_t wrong_chassis = 0;
+  uint64_t wrong_version = 0;
+  uint64_t dropped_fault_in = 0;    // cut_in partition on receipt
+};
+
+class Bus {
+ public:
+  // Validates the options (self slot not among peers, no duplicate slot or
+  // endpoint, endpoints with a supported scheme) and creates the sockets.
+  static Result<std::unique_ptr<Bus>> Create(BusOptions options);
+  virtual ~Bus() = default;
+
+  // Binds the endpoint, connects to every peer and starts the receive thread.
+  virtual Status Start(Handler* handler) = 0;
+  // Stops the threads and closes every socket. Idempotent.
+  virtual void Stop() = 0;
+
+  // Sends one finished frame (see frames.h builders) to `slot`, or to every
+  // peer for kBroadcast. Never blocks. Returns false when (all copies were)
+  // dropped; the reason is counted.
+  virtual bool Send(int slot, const OutFrame& frame) = 0;
+
+  // Adds / removes a peer at run time (hot insertion). AddPeer of a known slot
+  // updates its endpoint.
+  virtual Status AddPeer(const SlotAddress& peer) = 0;
+  virtual Status RemovePeer(int slot) = 0;
+
+  virtual Status SetLinkFault(int slot, const LinkFault& fault) = 0;
+  virtual bool IsConnected(int slot) const = 0;
+  virtual std::vector<LinkStats> Links() const = 0;
+  virtual BusCounters Counters() const = 0;
+  virtual const BusOptions& options() const = 0;
+};
+
+}  // namespace bp::bus

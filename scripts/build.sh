@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Configures and builds into $BUILD_DIR (default build/). Pass BP_SANITIZE=ON
+# in the environment for the ASan+UBSan build (default dir build-asan/).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SANITIZE=${BP_SANITIZE:-OFF}
+if [ "$SANITIZE" = ON ]; then BUILD_DIR=${BUILD_DIR:-build-asan}; else BUILD_DIR=${BUILD_DIR:-build}; fi
+cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=${BUILD_TYPE:-RelWithDebInfo} -DBP_SANITIZE="$SANITIZE" >/dev/null
+cmake --build "$BUILD_DIR" -j "$(nproc)"
