@@ -1,0 +1,249 @@
+// Engine: one board's replication engine on Berkeley DB's *Base* API.
+//
+// Everything Berkeley DB's Replication Manager would do over TCP, the engine
+// does over the bus: the transport callback, heartbeats and failure
+// detection, elections and promotion, ack policies, write forwarding and
+// re-initialisation of empty boards (Berkeley DB's internal init, served by
+// in-sync peers where it allows).
+//
+// Threads (each named after what it does):
+//   bus receive  (owned by the bus) acks, heartbeats and app replies are handled
+//                inline; replication messages are queued for the worker;
+//                forwarded writes are queued for the write pool.
+//   rep worker   calls rep_process_message in arrival order (one worker keeps
+//                the order and makes the pre-promotion quiesce trivial).
+//   election     calls rep_elect; never a message thread (the election needs
+//                messages processed concurrently).
+//   ticker       heartbeats, master watch, rep_flush, forwarded-write retries.
+//   write pool   commits (a commit blocks in the transport until acked).
+//   checkpointer (memenv) volume-driven checkpoints, on the master only.
+//
+// Role state machine (narrated in election.cc):
+//   CLIENT --(no master heard / master silent / master link down /
+//             HOLDELECTION)--> ELECTING --(won: quiesce, rep_start MASTER)-->
+//   MASTER --(DUPMASTER or a higher-generation master's heartbeat)--> CLIENT
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "board/ack_tracker.h"
+#include "board/config.h"
+#include "board/events.h"
+#include "board/peers.h"
+#include "board/work_queue.h"
+#include "bp/status.h"
+#include "bus/bus.h"
+#include "memenv/env.h"
+
+struct __db_env;
+struct __db_dbt;
+struct __db_lsn;
+
+namespace bp::board {
+
+enum class Role { kStarting, kClient, kMaster };
+const char* RoleName(Role r);
+
+enum class ReadMode { kLocal = 0, kReadYourWrites = 1, kLinearizable = 2 };
+
+struct RequestId {
+  uint64_t hi = 0, lo = 0;
+  bool empty() const { return hi == 0 && lo == 0; }
+  friend auto operator<=>(const RequestId&, const RequestId&) = default;
+};
+
+struct WriteResult {
+  Status status;
+  bool durable = false;     // ack policy met (false: committed on the master only)
+  bool duplicate = false;   // the request id was applied before; nothing re-applied
+  std::string token;        // commit token (DB_TXN_TOKEN) for read-your-writes
+  int master = -1;          // the board that applied it
+};
+
+struct EngineOptions {
+  ChassisConfig config;
+  int self_slot = 0;
+  std::string home;  // existing empty dir for the environment ("" = temp dir)
+  std::shared_ptr<zmq::context_t> zmq_context;  // shared context (inproc tests)
+  bool verbose = false;                          // BDB verbose replication messages
+  std::function<void(const std::string&)> log;   // engine log lines (default stderr)
+};
+
+class Engine : private bus::Handler {
+ public:
+  // Opens the environment, starts the bus and the threads, and calls
+  // rep_start(CLIENT). Returns once the board is a running client.
+  static Result<std::unique_ptr<Engine>> Start(EngineOptions options);
+  ~Engine() override;
+  // Stops threads, closes tables and the environment, stops the bus.
+  void Stop();
+
+  // ---- service (board/src/service.cc) ----
+  // Applies `ops` atomically on this board, which must be master. Blocks
+  // until the ack policy is met or the ack timeout passes.
+  WriteResult Write(const std::vector<memenv::BatchOp>& ops, RequestId id);
+  // Applies on the master from any board: locally when master, else
+  // forwarded over the bus (retried at a new master, bounded). `done` runs
+  // on an engine thread.
+  void SubmitWrite(std::vector<memenv::BatchOp> ops, RequestId id,
+                   std::function<void(WriteResult)> done);
+  Result<std::string> Get(std::string_view key, ReadMode mode, std::string_view token,
+                          uint32_t timeout_ms);
+  Result<std::vector<std::pair<std::string, std::string>>> Scan(std::string_view start,
+                                                                std::string_view end,
+                                                                size_t limit);
+  Status CheckWrite(const std::vector<memenv::BatchOp>& ops) const;
+
+  // ---- state ----
+  Role role() const { return role_.load(); }
+  int master() const { return master_slot_.load(); }
+  uint32_t generation() const { return gen_.load(); }
+  bool startup_done() const;
+  int self_slot() const { return opts_.self_slot; }
+  const ChassisConfig& config() const { return opts_.config; }
+  EventLog& events() { return events_; }
+  bus::Bus& bus() { return *bus_; }
+  memenv::Env& env() { return *env_; }
+  nlohmann::json StatusJson();
+  std::string StatusText();
+  // Admin commands (JSON in, JSON out): status, link faults, elections.
+  nlohmann::json Admin(const nlohmann::json& command);
+  // True after an environment panic: the process must exit and rejoin empty.
+  bool panicked() const { return panicked_.load(); }
+
+ private:
+  explicit Engine(EngineOptions options);
+  Status Open();
+  Status ConfigureReplication(__db_env* env);
+  void StartThreads();
+  void Log(const std::string& line);
+  void Emit(EventKind kind, int slot = -1, std::string detail = "");
+
+  // transport.cc
+  static int SendCallback(__db_env* env, const __db_dbt* control, const __db_dbt* rec,
+                          const __db_lsn* lsnp, int envid, uint32_t flags);
+  int Send(const __db_dbt* control, const __db_dbt* rec, const __db_lsn* lsnp, int envid,
+           uint32_t flags);
+  int RouteAnywhere(int envid);
+
+  // messages.cc (bus::Handler)
+  void OnFrame(bus::InFrame&& frame) override;
+  void OnPeerUp(int slot) override;
+  void OnPeerDown(int slot) override;
+  void WorkerLoop();
+  void ProcessRepMessage(const bus::InFrame& frame);
+  void HandleProcessResult(int ret, int sender, uint32_t frame_gen, const bus::Lsn& ret_lsn);
+
+  // events (engine.cc)
+  static void EventCallback(__db_env* env, uint32_t event, void* info);
+
+  // election.cc
+  void ElectionLoop();
+  void RequestElection(const char* why);
+  void RequestDemote(const char* why);
+  void RunElection();
+  void MaybePromote();
+  void Promote();
+  void Demote(const char* why);
+  void OnBecameMaster();
+  void RefreshRepState();
+
+  // liveness.cc
+  void TickerLoop();
+  void SendHeartbeat();
+  void WatchMaster(int64_t now_us);
+  bool ConfirmedMaster(int64_t now_us) const;
+
+  // service.cc
+  memenv::Table* DataTable();
+  memenv::Table* RequestTable();
+  void HandleAppRequest(bus::InFrame frame);
+  void HandleAppReply(const wire::AppReply& reply);
+  void SendForward(RequestId id);
+  void RetryForwards(int64_t now_us);
+  void ReplyTo(int slot, RequestId id, const WriteResult& r);
+
+  const EngineOptions opts_;
+  const Clock& clock_;
+  std::unique_ptr<memenv::Env> env_;
+  std::unique_ptr<bus::Bus> bus_;
+  bus::FrameHeader header_;
+  PeerTable peers_;
+  AckTracker acks_;
+  EventLog events_;
+
+  std::atomic<Role> role_{Role::kStarting};
+  std::atomic<int> master_slot_{-1};
+  std::atomic<uint32_t> gen_{0};
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> rep_started_{false};
+  std::atomic<bool> panicked_{false};
+
+  // Replication messages, in arrival order, for the worker.
+  WorkQueue<bus::InFrame> rep_queue_;
+  // The gate in front of rep_process_message: closed while promoting so no
+  // thread is inside (bdb-base-api.md §3.6: otherwise rep_start(MASTER)
+  // sleeps a second and a second master can appear).
+  std::mutex gate_mu_;
+  std::condition_variable gate_cv_;
+  int in_process_ = 0;
+  bool gate_closed_ = false;
+
+  // Every rep_start call goes through this lock (§0 item 7).
+  std::mutex rep_start_mu_;
+  std::atomic<bool> elected_pending_{false};
+  std::atomic<bool> startup_done_{false};
+  std::atomic<bool> in_election_{false};
+  std::atomic<int64_t> next_election_us_{0};
+  std::atomic<int64_t> last_master_seen_us_{0};
+  std::mutex election_mu_;
+  std::condition_variable election_cv_;
+  bool election_requested_ = false;
+  bool demote_requested_ = false;
+  std::string demote_reason_;
+  std::string election_reason_;
+  std::atomic<uint64_t> elections_{0}, elections_won_{0};
+  std::atomic<int64_t> last_election_ms_x1000_{0};  // duration of the last election, us
+
+  // Replication state read by the ticker (rep_stat), for heartbeats/status.
+  std::atomic<uint32_t> next_lsn_file_{0}, next_lsn_offset_{0};
+  std::atomic<bool> reinit_{false};
+  std::atomic<uint64_t> heartbeat_seq_{0};
+  std::atomic<int64_t> mastership_since_us_{0};
+
+  // Counters.
+  std::atomic<uint64_t> msgs_processed_{0}, acks_sent_{0}, perm_failures_{0}, perm_waits_{0};
+  std::atomic<uint64_t> rep_errors_{0}, isperm_{0}, notperm_{0}, ignored_{0};
+  std::atomic<uint64_t> anywhere_routed_{0};
+  std::atomic<uint64_t> writes_{0}, writes_not_durable_{0}, forwarded_{0}, duplicates_{0};
+  std::atomic<uint64_t> promotion_us_last_{0};
+
+  // Forwarded writes waiting for the master's reply (origin side).
+  struct PendingForward {
+    std::vector<memenv::BatchOp> ops;
+    std::function<void(WriteResult)> done;
+    uint32_t attempts = 0;
+    int64_t sent_us = 0;
+    int64_t deadline_us = 0;
+    int sent_to = -1;
+  };
+  std::mutex fwd_mu_;
+  std::map<RequestId, PendingForward> forwards_;
+
+  ThreadPool write_pool_;
+  std::thread worker_, election_thread_, ticker_;
+  std::mutex log_mu_;
+};
+
+}  // namespace bp::board

@@ -1,0 +1,18 @@
+// The outcome of the last PERMANENT send made on this thread. Berkeley DB
+// swallows the transport's return value for commit records (the commit
+// succeeds either way), and the transport runs on the committing thread, so
+// the writer resets this before commit and reads it right after.
+#pragma once
+
+namespace bp::board {
+
+struct PermOutcome {
+  bool seen = false;  // a PERMANENT message was sent during the commit
+  bool met = false;   // its ack policy was met
+  int needed = 0;
+  int got = 0;
+};
+
+extern thread_local PermOutcome t_perm_outcome;
+
+}  // namespace bp::board

@@ -1,0 +1,334 @@
+// Chassis configuration: TOML parsing (toml++) and validation.
+#include "board/config.h"
+
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <toml++/toml.h>
+
+namespace bp::board {
+namespace {
+
+std::string At(const std::string& source, int line) {
+  return source + ":" + std::to_string(line) + ": ";
+}
+
+int LineOf(const toml::node* n) { return n ? static_cast<int>(n->source().begin.line) : 0; }
+
+// Reads an optional unsigned integer key of table `t` into `out`.
+Status ReadUint(const toml::table& t, const char* key, uint32_t* out, const std::string& src,
+                uint64_t max = UINT32_MAX) {
+  const toml::node* n = t.get(key);
+  if (!n) return Status::Ok();
+  auto v = n->value<int64_t>();
+  if (!v || *v < 0 || static_cast<uint64_t>(*v) > max) {
+    return Status::InvalidArgument(At(src, LineOf(n)) + "'" + key +
+                                   "' must be an integer between 0 and " + std::to_string(max));
+  }
+  *out = static_cast<uint32_t>(*v);
+  return Status::Ok();
+}
+
+Status ReadBool(const toml::table& t, const char* key, bool* out, const std::string& src) {
+  const toml::node* n = t.get(key);
+  if (!n) return Status::Ok();
+  auto v = n->value<bool>();
+  if (!v) return Status::InvalidArgument(At(src, LineOf(n)) + "'" + key + "' must be true or false");
+  *out = *v;
+  return Status::Ok();
+}
+
+Status ReadChassis(const toml::table& c, const std::string& src, ChassisConfig* cfg) {
+  if (const toml::node* n = c.get("id")) {
+    auto v = n->value<int64_t>();
+    if (!v || *v <= 0) return Status::InvalidArgument(At(src, LineOf(n)) + "'id' must be a positive integer");
+    cfg->chassis_id = static_cast<uint64_t>(*v);
+  }
+  if (const toml::node* n = c.get("ack_policy")) {
+    auto s = n->value<std::string>();
+    auto p = ParseAckPolicy(s.value_or(""));
+    if (!p.ok()) return Status::InvalidArgument(At(src, LineOf(n)) + p.status().message());
+    cfg->ack_policy = *p;
+  }
+  if (const toml::node* n = c.get("two_board_mode")) {
+    std::string s = n->value<std::string>().value_or("");
+    if (s == "strict") cfg->two_board_mode = TwoBoardMode::kStrict;
+    else if (s == "failover") cfg->two_board_mode = TwoBoardMode::kFailover;
+    else if (s == "preferred") cfg->two_board_mode = TwoBoardMode::kPreferred;
+    else return Status::InvalidArgument(At(src, LineOf(n)) + "two_board_mode '" + s +
+                                        "' is unknown; use strict, failover or preferred");
+  }
+  uint32_t preferred = 0;
+  BP_RETURN_IF_ERROR(ReadUint(c, "preferred_slot", &preferred, src));
+  cfg->preferred_slot = static_cast<int>(preferred);
+  struct { const char* key; uint32_t* field; } uints[] = {
+      {"ack_timeout_ms", &cfg->ack_timeout_ms},
+      {"heartbeat_interval_ms", &cfg->heartbeat_interval_ms},
+      {"heartbeat_timeout_ms", &cfg->heartbeat_timeout_ms},
+      {"election_timeout_ms", &cfg->election_timeout_ms},
+      {"startup_wait_ms", &cfg->startup_wait_ms},
+      {"flush_interval_ms", &cfg->flush_interval_ms},
+      {"rep_request_min_ms", &cfg->rep_request_min_ms},
+      {"rep_request_max_ms", &cfg->rep_request_max_ms},
+      {"rep_limit_kb", &cfg->rep_limit_kb},
+      {"lease_timeout_ms", &cfg->lease_timeout_ms},
+      {"cache_mb", &cfg->cache_mb},
+      {"log_buffer_mb", &cfg->log_buffer_mb},
+      {"max_key_bytes", &cfg->max_key_bytes},
+      {"max_value_bytes", &cfg->max_value_bytes},
+      {"write_threads", &cfg->write_threads},
+      {"forward_timeout_ms", &cfg->forward_timeout_ms},
+      {"forward_retries", &cfg->forward_retries},
+  };
+  for (auto& u : uints) BP_RETURN_IF_ERROR(ReadUint(c, u.key, u.field, src));
+  BP_RETURN_IF_ERROR(ReadBool(c, "bulk", &cfg->bulk, src));
+  BP_RETURN_IF_ERROR(ReadBool(c, "leases", &cfg->leases, src));
+  for (auto&& [k, v] : c) {
+    static const std::set<std::string> known = {
+        "id", "ack_policy", "two_board_mode", "preferred_slot", "ack_timeout_ms",
+        "heartbeat_interval_ms", "heartbeat_timeout_ms", "election_timeout_ms", "startup_wait_ms",
+        "flush_interval_ms", "rep_request_min_ms", "rep_request_max_ms", "rep_limit_kb", "bulk",
+        "leases", "lease_timeout_ms", "cache_mb", "log_buffer_mb", "max_key_bytes",
+        "max_value_bytes", "write_threads", "forward_timeout_ms", "forward_retries"};
+    if (!known.count(std::string(k.str()))) {
+      return Status::InvalidArgument(At(src, LineOf(&v)) + "unknown key '" + std::string(k.str()) +
+                                     "' in [chassis]; see README 'Configuration' for the keys");
+    }
+  }
+  return Status::Ok();
+}
+
+Status ReadBoard(const toml::table& b, const std::string& src, int line, SlotConfig* s) {
+  s->line = line;
+  const toml::node* slot = b.get("slot");
+  auto sv = slot ? slot->value<int64_t>() : std::nullopt;
+  if (!sv || *sv < 1 || *sv > 1000) {
+    return Status::InvalidArgument(At(src, line) + "[[board]] needs 'slot' = an integer from 1 to 1000");
+  }
+  s->slot = static_cast<int>(*sv);
+  s->endpoint = b["endpoint"].value_or(std::string());
+  s->client_endpoint = b["client_endpoint"].value_or(std::string());
+  if (s->endpoint.empty()) {
+    return Status::InvalidArgument(At(src, line) + "board slot " + std::to_string(s->slot) +
+                                   " has no 'endpoint' (for example \"ipc:///tmp/chassis/slot" +
+                                   std::to_string(s->slot) + ".bus\")");
+  }
+  BP_RETURN_IF_ERROR(ReadUint(b, "priority", &s->priority, src, 1000000));
+  BP_RETURN_IF_ERROR(ReadBool(b, "electable", &s->electable, src));
+  for (auto&& [k, v] : b) {
+    static const std::set<std::string> known = {"slot", "endpoint", "client_endpoint", "priority",
+                                                "electable"};
+    if (!known.count(std::string(k.str()))) {
+      return Status::InvalidArgument(At(src, LineOf(&v)) + "unknown key '" + std::string(k.str()) +
+                                     "' in [[board]]; known: slot, endpoint, client_endpoint, "
+                                     "priority, electable");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+const char* AckPolicyName(AckPolicy p) {
+  switch (p) {
+    case AckPolicy::kNone: return "none";
+    case AckPolicy::kOne: return "one";
+    case AckPolicy::kOnePeer: return "one_peer";
+    case AckPolicy::kQuorum: return "quorum";
+    case AckPolicy::kAllAvailable: return "all_available";
+    case AckPolicy::kAll: return "all";
+  }
+  return "?";
+}
+
+Result<AckPolicy> ParseAckPolicy(const std::string& s) {
+  for (AckPolicy p : {AckPolicy::kNone, AckPolicy::kOne, AckPolicy::kOnePeer, AckPolicy::kQuorum,
+                      AckPolicy::kAllAvailable, AckPolicy::kAll}) {
+    if (s == AckPolicyName(p)) return p;
+  }
+  return Status::InvalidArgument("ack_policy '" + s +
+                                 "' is unknown; use none, one, one_peer, quorum, all_available or all");
+}
+
+const char* TwoBoardModeName(TwoBoardMode m) {
+  switch (m) {
+    case TwoBoardMode::kStrict: return "strict";
+    case TwoBoardMode::kFailover: return "failover";
+    case TwoBoardMode::kPreferred: return "preferred";
+  }
+  return "?";
+}
+
+const SlotConfig* ChassisConfig::Find(int slot) const {
+  for (const auto& b : boards) {
+    if (b.slot == slot) return &b;
+  }
+  return nullptr;
+}
+
+int ChassisConfig::ElectableCount() const {
+  int n = 0;
+  for (const auto& b : boards) n += b.electable && b.priority > 0 ? 1 : 0;
+  return n;
+}
+
+Status ChassisConfig::Validate() const {
+  if (boards.empty()) {
+    return Status::InvalidArgument("no [[board]] entries; declare one [[board]] table per slot");
+  }
+  std::set<int> slots;
+  std::set<std::string> endpoints;
+  for (const auto& b : boards) {
+    std::string where = "line " + std::to_string(b.line) + ": ";
+    if (!slots.insert(b.slot).second) {
+      return Status::InvalidArgument(where + "slot " + std::to_string(b.slot) +
+                                     " is declared twice; give every board its own slot id");
+    }
+    for (const std::string& ep : {b.endpoint, b.client_endpoint}) {
+      if (ep.empty()) continue;
+      if (ep.rfind("ipc://", 0) != 0 && ep.rfind("tcp://", 0) != 0 && ep.rfind("inproc://", 0) != 0) {
+        return Status::InvalidArgument(where + "endpoint '" + ep +
+                                       "' must start with ipc://, tcp:// or inproc://");
+      }
+      if (!endpoints.insert(ep).second) {
+        return Status::InvalidArgument(where + "endpoint '" + ep +
+                                       "' is used twice; every board needs its own endpoints");
+      }
+    }
+    if (b.electable && b.priority == 0) {
+      return Status::InvalidArgument(where + "slot " + std::to_string(b.slot) +
+                                     " is electable with priority 0; give it priority >= 1 or set "
+                                     "electable = false");
+    }
+  }
+  int e = ElectableCount();
+  if (e == 0) {
+    return Status::InvalidArgument("no electable board; set electable = true on at least one "
+                                   "[[board]] (three for failover)");
+  }
+  if (e == 2 && two_board_mode == TwoBoardMode::kPreferred && !Find(preferred_slot)) {
+    return Status::InvalidArgument("two_board_mode = \"preferred\" needs preferred_slot = the "
+                                   "slot of an electable board");
+  }
+  if (e % 2 == 0 && e != 2) {
+    return Status::InvalidArgument(
+        std::to_string(e) + " electable boards: an even number gives no strict majority after a "
+        "split; make one board non-electable (electable = false) or add one");
+  }
+  if (heartbeat_interval_ms == 0 || heartbeat_timeout_ms < 2 * heartbeat_interval_ms) {
+    return Status::InvalidArgument("heartbeat_timeout_ms must be at least 2 x heartbeat_interval_ms "
+                                   "(and the interval > 0), or a single late heartbeat triggers an "
+                                   "election");
+  }
+  if (ack_timeout_ms == 0) return Status::InvalidArgument("ack_timeout_ms must be > 0");
+  if (election_timeout_ms == 0) return Status::InvalidArgument("election_timeout_ms must be > 0");
+  if (cache_mb < 2 * log_buffer_mb) {
+    return Status::InvalidArgument("cache_mb (" + std::to_string(cache_mb) +
+                                   ") must be at least 2 x log_buffer_mb (" +
+                                   std::to_string(log_buffer_mb) + "); raise cache_mb");
+  }
+  if (max_key_bytes == 0 || max_value_bytes == 0) {
+    return Status::InvalidArgument("max_key_bytes and max_value_bytes must be > 0");
+  }
+  if (uint64_t(max_value_bytes) * 4 > uint64_t(log_buffer_mb) << 20) {
+    return Status::InvalidArgument("max_value_bytes (" + std::to_string(max_value_bytes) +
+                                   ") must be at most a quarter of the log buffer (log_buffer_mb = " +
+                                   std::to_string(log_buffer_mb) + "); raise log_buffer_mb");
+  }
+  if (write_threads == 0) return Status::InvalidArgument("write_threads must be >= 1");
+  return Status::Ok();
+}
+
+Result<ChassisConfig> ParseChassisConfig(const std::string& text, const std::string& src) {
+  toml::table root;
+  try {
+    root = toml::parse(text, src);
+  } catch (const toml::parse_error& e) {
+    return Status::InvalidArgument(At(src, static_cast<int>(e.source().begin.line)) +
+                                   std::string(e.description()));
+  }
+  ChassisConfig cfg;
+  if (const toml::table* c = root["chassis"].as_table()) {
+    BP_RETURN_IF_ERROR(ReadChassis(*c, src, &cfg));
+  }
+  const toml::array* boards = root["board"].as_array();
+  if (!boards) {
+    return Status::InvalidArgument(src + ": no [[board]] tables; declare one per slot");
+  }
+  for (const toml::node& n : *boards) {
+    const toml::table* t = n.as_table();
+    if (!t) return Status::InvalidArgument(At(src, LineOf(&n)) + "[[board]] must be a table");
+    SlotConfig s;
+    BP_RETURN_IF_ERROR(ReadBoard(*t, src, LineOf(&n), &s));
+    cfg.boards.push_back(s);
+  }
+  for (auto&& [k, v] : root) {
+    if (k.str() != "chassis" && k.str() != "board") {
+      return Status::InvalidArgument(At(src, LineOf(&v)) + "unknown section '" +
+                                     std::string(k.str()) + "'; use [chassis] and [[board]]");
+    }
+  }
+  Status st = cfg.Validate();
+  if (!st.ok()) return st.WithContext(src);
+  return cfg;
+}
+
+Result<ChassisConfig> LoadChassisConfig(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    return Status::InvalidArgument("cannot read chassis configuration '" + path +
+                                   "'; check the path (chassis up writes one to <run-dir>/chassis.toml)");
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ParseChassisConfig(ss.str(), path);
+}
+
+ChassisConfig MakeLocalChassis(int boards, const std::string& run_dir, uint64_t chassis_id) {
+  ChassisConfig cfg;
+  cfg.chassis_id = chassis_id;
+  for (int i = 1; i <= boards; ++i) {
+    SlotConfig s;
+    s.slot = i;
+    s.endpoint = "ipc://" + run_dir + "/slot" + std::to_string(i) + ".bus";
+    s.client_endpoint = "ipc://" + run_dir + "/slot" + std::to_string(i) + ".client";
+    s.priority = 100;
+    s.electable = true;
+    cfg.boards.push_back(s);
+  }
+  return cfg;
+}
+
+std::string ToToml(const ChassisConfig& c) {
+  std::ostringstream o;
+  o << "[chassis]\n"
+    << "id = " << c.chassis_id << "\n"
+    << "ack_policy = \"" << AckPolicyName(c.ack_policy) << "\"\n"
+    << "two_board_mode = \"" << TwoBoardModeName(c.two_board_mode) << "\"\n";
+  if (c.preferred_slot) o << "preferred_slot = " << c.preferred_slot << "\n";
+  o << "ack_timeout_ms = " << c.ack_timeout_ms << "\n"
+    << "heartbeat_interval_ms = " << c.heartbeat_interval_ms << "\n"
+    << "heartbeat_timeout_ms = " << c.heartbeat_timeout_ms << "\n"
+    << "election_timeout_ms = " << c.election_timeout_ms << "\n"
+    << "startup_wait_ms = " << c.startup_wait_ms << "\n"
+    << "flush_interval_ms = " << c.flush_interval_ms << "\n"
+    << "bulk = " << (c.bulk ? "true" : "false") << "\n"
+    << "leases = " << (c.leases ? "true" : "false") << "\n"
+    << "lease_timeout_ms = " << c.lease_timeout_ms << "\n"
+    << "cache_mb = " << c.cache_mb << "\n"
+    << "log_buffer_mb = " << c.log_buffer_mb << "\n"
+    << "max_key_bytes = " << c.max_key_bytes << "\n"
+    << "max_value_bytes = " << c.max_value_bytes << "\n"
+    << "write_threads = " << c.write_threads << "\n";
+  for (const auto& b : c.boards) {
+    o << "\n[[board]]\n"
+      << "slot = " << b.slot << "\n"
+      << "endpoint = \"" << b.endpoint << "\"\n"
+      << "client_endpoint = \"" << b.client_endpoint << "\"\n"
+      << "priority = " << b.priority << "\n"
+      << "electable = " << (b.electable ? "true" : "false") << "\n";
+  }
+  return o.str();
+}
+
+}  // namespace bp::board

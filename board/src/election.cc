@@ -1,0 +1,184 @@
+// Elections, promotion and demotion.
+//
+// The Base API never elects or promotes by itself; this file is the policy.
+//
+//  * A replica asks for an election when no master was heard within
+//    startup_wait_ms of starting, when the master's link drops (a killed
+//    process: seen at once by the bus monitor), when the master's heartbeats
+//    stop for heartbeat_timeout_ms (a paused or partitioned master), and when
+//    rep_process_message returns DB_REP_HOLDELECTION (someone else started
+//    one: always join it, or the group can deadlock, §2.1).
+//  * Only electable boards vote. rep_elect gets nsites = the electable boards
+//    alive now (never fewer than a majority) so phase 1 ends as soon as every
+//    live board voted instead of waiting out the timeout for dead ones, and
+//    nvotes = a majority of the configured electable boards.
+//  * The winner learns it from DB_EVENT_REP_ELECTED, fired on the thread
+//    that counted the deciding vote (usually the rep worker). Promotion
+//    (rep_start MASTER) first closes the gate in front of
+//    rep_process_message and waits until no thread is inside: otherwise
+//    Berkeley DB's lockout polls in 1-second sleeps while ignoring messages,
+//    and the others may elect a second master (§3.6).
+//  * A master steps down (rep_start CLIENT) on DB_REP_DUPMASTER or when it
+//    hears the heartbeat of a master of a newer generation (a healed
+//    partition); Berkeley DB then rolls back what it wrote alone.
+#include <db.h>
+
+#include <algorithm>
+#include <chrono>
+#include <random>
+
+#include "board/engine.h"
+
+namespace bp::board {
+
+void Engine::RequestElection(const char* why) {
+  {
+    std::lock_guard<std::mutex> l(election_mu_);
+    election_requested_ = true;
+    election_reason_ = why;
+  }
+  election_cv_.notify_all();
+}
+
+void Engine::RequestDemote(const char* why) {
+  {
+    std::lock_guard<std::mutex> l(election_mu_);
+    demote_requested_ = true;
+    demote_reason_ = why;
+  }
+  election_cv_.notify_all();
+}
+
+void Engine::ElectionLoop() {
+  while (!stop_.load()) {
+    bool elect = false, demote = false;
+    std::string why;
+    {
+      std::unique_lock<std::mutex> l(election_mu_);
+      election_cv_.wait_for(l, std::chrono::milliseconds(20), [&] {
+        return stop_.load() || election_requested_ || demote_requested_ || elected_pending_.load();
+      });
+      if (stop_.load()) return;
+      elect = election_requested_;
+      demote = demote_requested_;
+      why = demote ? demote_reason_ : election_reason_;
+      election_requested_ = demote_requested_ = false;
+    }
+    // After stepping down the ticker finds the current master (or, when
+    // there is none, as after a DUPMASTER, calls the election): electing
+    // right away would drag a group that has a master into an election.
+    if (demote) Demote(why.c_str());
+    if (elected_pending_.load()) Promote();
+    if (elect) RunElection();
+  }
+}
+
+void Engine::RunElection() {
+  const ChassisConfig& c = opts_.config;
+  const SlotConfig& self = *c.Find(opts_.self_slot);
+  if (role_.load() == Role::kMaster || !self.electable || !rep_started_.load() || stop_.load()) {
+    return;
+  }
+  int64_t now = clock_.NowMicros();
+  int majority = c.Majority();
+  int alive = peers_.AliveElectable(now) + 1;
+  int nvotes = majority;
+  if (c.ElectableCount() == 2 && c.two_board_mode != TwoBoardMode::kStrict && alive == 1) {
+    nvotes = 1;  // failover / preferred: the survivor may elect itself (README: the risk)
+  }
+  int nsites = std::max(alive, nvotes);
+  in_election_ = true;
+  ++elections_;
+  Emit(EventKind::kElectionStarted, -1,
+       "nsites=" + std::to_string(nsites) + " nvotes=" + std::to_string(nvotes));
+  int64_t t0 = clock_.NowMicros();
+  DB_ENV* env = env_->raw();
+  int ret = env->rep_elect(env, uint32_t(nsites), uint32_t(nvotes), 0);
+  int64_t t1 = clock_.NowMicros();
+  last_election_ms_x1000_ = t1 - t0;
+  in_election_ = false;
+  if (elected_pending_.load()) Promote();
+
+  // Jitter the retry so that boards which failed together do not collide again.
+  static thread_local std::mt19937_64 rng(std::random_device{}() ^ uint64_t(opts_.self_slot));
+  int64_t jitter_us = int64_t(rng() % (c.heartbeat_interval_ms * 1000 + 1));
+  if (role_.load() == Role::kMaster) return;
+  if (ret == DB_REP_UNAVAIL) {
+    Emit(EventKind::kElectionLost, -1, "not enough votes");
+    next_election_us_ = t1 + 2 * int64_t(c.heartbeat_interval_ms) * 1000 + jitter_us;
+  } else {
+    // Completed: someone else won, or a master answered. Give the winner
+    // time to promote and announce itself before trying again.
+    Emit(EventKind::kElectionLost, master_slot_.load(), ret == 0 ? "another board won" : db_strerror(ret));
+    next_election_us_ = t1 + 2 * int64_t(c.election_timeout_ms) * 1000 + jitter_us;
+  }
+}
+
+void Engine::Promote() {
+  std::lock_guard<std::mutex> rl(rep_start_mu_);
+  if (!elected_pending_.load()) return;
+  if (role_.load() == Role::kMaster || stop_.load()) {
+    elected_pending_ = false;
+    return;
+  }
+  // Quiesce: keep new messages out, wait (bounded) for those inside.
+  {
+    std::unique_lock<std::mutex> l(gate_mu_);
+    gate_closed_ = true;
+    gate_cv_.wait_for(l, std::chrono::milliseconds(500), [&] { return in_process_ == 0; });
+  }
+  int64_t t0 = clock_.NowMicros();
+  DB_ENV* env = env_->raw();
+  int ret = env->rep_start(env, nullptr, DB_REP_MASTER);
+  promotion_us_last_ = uint64_t(clock_.NowMicros() - t0);
+  elected_pending_ = false;
+  {
+    std::lock_guard<std::mutex> l(gate_mu_);
+    gate_closed_ = false;
+  }
+  gate_cv_.notify_all();
+  if (ret != 0) {
+    Log(std::string("rep_start(MASTER) after winning failed: ") + db_strerror(ret));
+    return;
+  }
+  OnBecameMaster();
+}
+
+void Engine::OnBecameMaster() {
+  DB_REP_STAT* sp = nullptr;
+  DB_ENV* env = env_->raw();
+  if (env->rep_stat(env, &sp, 0) == 0 && sp) {
+    gen_ = sp->st_gen;
+    free(sp);
+  }
+  acks_.SetGeneration(gen_.load());
+  role_ = Role::kMaster;
+  master_slot_ = opts_.self_slot;
+  startup_done_ = true;
+  mastership_since_us_ = clock_.NowMicros();
+  ++elections_won_;
+  env_->InvalidateTables();
+  SendHeartbeat();  // tell everyone now, not at the next tick
+  Emit(EventKind::kElectionWon, opts_.self_slot);
+  Emit(EventKind::kBecameMaster, opts_.self_slot,
+       "promotion took " + std::to_string(promotion_us_last_.load()) + " us");
+  Log("became master, generation " + std::to_string(gen_.load()));
+}
+
+void Engine::Demote(const char* why) {
+  std::lock_guard<std::mutex> rl(rep_start_mu_);
+  if (role_.load() != Role::kMaster || stop_.load()) return;
+  acks_.Abort();  // committers waiting for acks return now
+  role_ = Role::kClient;  // new writes are refused from here on
+  DB_ENV* env = env_->raw();
+  int ret = env->rep_start(env, nullptr, DB_REP_CLIENT);
+  if (ret != 0) Log(std::string("rep_start(CLIENT) to step down failed: ") + db_strerror(ret));
+  master_slot_ = -1;
+  startup_done_ = false;
+  env_->InvalidateTables();
+  last_master_seen_us_ = clock_.NowMicros();
+  next_election_us_ = clock_.NowMicros() + int64_t(opts_.config.heartbeat_timeout_ms) * 1000;
+  Log(std::string("stepped down to replica: ") + why);
+}
+
+}  // namespace bp::board

@@ -1,0 +1,247 @@
+// Engine lifecycle: open the in-memory environment with the replication
+// configuration, start the bus and the threads, rep_start(CLIENT); and the
+// Berkeley DB event callback.
+#include "board/engine.h"
+
+#include <db.h>
+
+#include <cstdio>
+#include <iostream>
+
+namespace bp::board {
+
+const char* RoleName(Role r) {
+  switch (r) {
+    case Role::kStarting: return "starting";
+    case Role::kClient: return "replica";
+    case Role::kMaster: return "master";
+  }
+  return "?";
+}
+
+Engine::Engine(EngineOptions options)
+    : opts_(std::move(options)),
+      clock_(Clock::Real()),
+      peers_(opts_.config, opts_.self_slot),
+      acks_(
+          opts_.config, opts_.self_slot,
+          [this](int slot) { return peers_.IsAlive(slot, clock_.NowMicros()); },
+          [this](int slot) { return peers_.IsCaughtUp(slot, clock_.NowMicros()); }) {
+  header_.chassis_id = opts_.config.chassis_id;
+  header_.sender = opts_.self_slot;
+}
+
+Engine::~Engine() { Stop(); }
+
+void Engine::Log(const std::string& line) {
+  if (opts_.log) {
+    opts_.log(line);
+    return;
+  }
+  std::lock_guard<std::mutex> l(log_mu_);
+  std::fprintf(stderr, "[board %d] %s\n", opts_.self_slot, line.c_str());
+}
+
+void Engine::Emit(EventKind kind, int slot, std::string detail) {
+  BoardEvent e;
+  e.mono_us = clock_.NowMicros();
+  e.wall_us = clock_.WallMicros();
+  e.kind = kind;
+  e.slot = slot;
+  e.gen = gen_.load();
+  e.detail = std::move(detail);
+  events_.Add(e);
+}
+
+Result<std::unique_ptr<Engine>> Engine::Start(EngineOptions options) {
+  if (!options.config.Find(options.self_slot)) {
+    return Status::InvalidArgument("slot " + std::to_string(options.self_slot) +
+                                   " is not in the chassis configuration; pick one of its "
+                                   "[[board]] slots");
+  }
+  std::unique_ptr<Engine> e(new Engine(std::move(options)));
+  Status st = e->Open();
+  if (!st.ok()) {
+    e->Stop();
+    return st;
+  }
+  return e;
+}
+
+Status Engine::Open() {
+  const ChassisConfig& c = opts_.config;
+  const SlotConfig& self = *c.Find(opts_.self_slot);
+
+  memenv::EnvOptions eo;
+  eo.home = opts_.home;
+  eo.cache_bytes = size_t(c.cache_mb) << 20;
+  eo.log_buffer_bytes = size_t(c.log_buffer_mb) << 20;
+  eo.on_bdb_message = [this](const std::string& m) { Log("bdb: " + m); };
+  eo.before_open = [this](__db_env* env) { return ConfigureReplication(env); };
+  auto env = memenv::Env::Open(eo);
+  if (!env.ok()) return env.status().WithContext("opening the in-memory environment");
+  env_ = std::move(env).value();
+  // Only the master writes its own log; clients receive the master's
+  // checkpoints.
+  env_->SetCheckpointGate([this] { return role_.load() == Role::kMaster; });
+
+  bus::BusOptions bo;
+  bo.chassis_id = c.chassis_id;
+  bo.self_slot = opts_.self_slot;
+  bo.self_endpoint = self.endpoint;
+  bo.context = opts_.zmq_context;
+  bo.fault_seed = 0x9e3779b97f4a7c15ull ^ uint64_t(opts_.self_slot);
+  for (const auto& b : c.boards) {
+    if (b.slot != opts_.self_slot) bo.peers.push_back({b.slot, b.endpoint});
+  }
+  auto bus = bus::Bus::Create(bo);
+  if (!bus.ok()) return bus.status().WithContext("creating the bus");
+  bus_ = std::move(bus).value();
+
+  StartThreads();  // the worker holds messages until rep_start returned
+  BP_RETURN_IF_ERROR(bus_->Start(this).WithContext("starting the bus"));
+
+  {
+    std::lock_guard<std::mutex> l(rep_start_mu_);
+    int ret = env_->raw()->rep_start(env_->raw(), nullptr, DB_REP_CLIENT);
+    if (ret != 0) {
+      return Status::Internal(std::string("rep_start(CLIENT) failed: ") + db_strerror(ret));
+    }
+    role_ = Role::kClient;
+    rep_started_ = true;
+  }
+  last_master_seen_us_ = clock_.NowMicros();
+  next_election_us_ = clock_.NowMicros() + int64_t(c.startup_wait_ms) * 1000;
+  Log("started as replica in chassis " + std::to_string(c.chassis_id) + " (" +
+      std::to_string(c.boards.size()) + " slots, ack policy " + AckPolicyName(c.ack_policy) + ")");
+  return Status::Ok();
+}
+
+// Replication settings that must precede DB_ENV->open or rep_start
+// (bdb-base-api.md §5.1, steps 1, 7 and 8).
+Status Engine::ConfigureReplication(__db_env* env) {
+  const ChassisConfig& c = opts_.config;
+  const SlotConfig& self = *c.Find(opts_.self_slot);
+  env->app_private = this;
+  auto check = [](int ret, const char* what) -> Status {
+    if (ret == 0) return Status::Ok();
+    return Status::Internal(std::string(what) + " failed: " + db_strerror(ret));
+  };
+  BP_RETURN_IF_ERROR(check(env->set_event_notify(env, &Engine::EventCallback), "set_event_notify"));
+  BP_RETURN_IF_ERROR(
+      check(env->rep_set_transport(env, opts_.self_slot, &Engine::SendCallback), "rep_set_transport"));
+  // Only electable boards vote (a non-electable board ignores HOLDELECTION),
+  // so nsites and the election majority count electable boards.
+  BP_RETURN_IF_ERROR(check(env->rep_set_nsites(env, uint32_t(c.ElectableCount())), "rep_set_nsites"));
+  uint32_t priority = self.electable ? self.priority : 0;
+  BP_RETURN_IF_ERROR(check(env->rep_set_priority(env, priority), "rep_set_priority"));
+  BP_RETURN_IF_ERROR(check(env->rep_set_timeout(env, DB_REP_ELECTION_TIMEOUT,
+                                                c.election_timeout_ms * 1000),
+                           "rep_set_timeout(ELECTION_TIMEOUT)"));
+  BP_RETURN_IF_ERROR(check(env->rep_set_timeout(env, DB_REP_CHECKPOINT_DELAY, 0),
+                           "rep_set_timeout(CHECKPOINT_DELAY)"));
+  BP_RETURN_IF_ERROR(check(env->rep_set_request(env, c.rep_request_min_ms * 1000,
+                                                c.rep_request_max_ms * 1000),
+                           "rep_set_request"));
+  BP_RETURN_IF_ERROR(check(env->rep_set_limit(env, 0, c.rep_limit_kb * 1024), "rep_set_limit"));
+  BP_RETURN_IF_ERROR(check(env->rep_set_config(env, DB_REP_CONF_BULK, c.bulk ? 1 : 0), "BULK"));
+  BP_RETURN_IF_ERROR(check(env->rep_set_config(env, DB_REP_CONF_AUTOINIT, 1), "AUTOINIT"));
+  BP_RETURN_IF_ERROR(check(env->rep_set_config(env, DB_REP_CONF_AUTOROLLBACK, 1), "AUTOROLLBACK"));
+  if (c.leases) {
+    BP_RETURN_IF_ERROR(check(env->rep_set_config(env, DB_REP_CONF_LEASE, 1), "LEASE"));
+    BP_RETURN_IF_ERROR(check(env->rep_set_timeout(env, DB_REP_LEASE_TIMEOUT,
+                                                  c.lease_timeout_ms * 1000),
+                             "rep_set_timeout(LEASE_TIMEOUT)"));
+    BP_RETURN_IF_ERROR(check(env->rep_set_clockskew(env, 102, 100), "rep_set_clockskew"));
+  }
+  if (opts_.verbose) env->set_verbose(env, DB_VERB_REPLICATION, 1);
+  return Status::Ok();
+}
+
+void Engine::StartThreads() {
+  write_pool_.Start(opts_.config.write_threads);
+  worker_ = std::thread([this] { WorkerLoop(); });
+  election_thread_ = std::thread([this] { ElectionLoop(); });
+  ticker_ = std::thread([this] { TickerLoop(); });
+}
+
+// Berkeley DB calls this with internal mutexes held: only record and wake.
+void Engine::EventCallback(__db_env* env, uint32_t event, void* info) {
+  auto* self = static_cast<Engine*>(env->app_private);
+  if (!self) return;
+  switch (event) {
+    case DB_EVENT_REP_CLIENT:
+      self->role_ = Role::kClient;
+      self->Emit(EventKind::kBecameClient);
+      break;
+    case DB_EVENT_REP_MASTER:
+      self->role_ = Role::kMaster;
+      break;
+    case DB_EVENT_REP_ELECTED:
+      self->elected_pending_ = true;
+      break;
+    case DB_EVENT_REP_NEWMASTER: {
+      int m = info ? *static_cast<int*>(info) : -1;
+      self->master_slot_ = m;
+      self->last_master_seen_us_ = self->clock_.NowMicros();
+      self->startup_done_ = (m == self->opts_.self_slot);
+      self->Emit(EventKind::kNewMaster, m);
+      break;
+    }
+    case DB_EVENT_REP_STARTUPDONE:
+      self->startup_done_ = true;
+      self->reinit_ = false;
+      self->Emit(EventKind::kStartupDone, self->master_slot_.load());
+      break;
+    case DB_EVENT_REP_INIT_DONE:
+      self->Emit(EventKind::kInitDone, self->master_slot_.load());
+      break;
+    case DB_EVENT_PANIC:
+      self->panicked_ = true;
+      self->Emit(EventKind::kPanic, -1,
+                 info ? db_strerror(*static_cast<int*>(info)) : "environment panic");
+      break;
+    default:
+      break;
+  }
+  self->election_cv_.notify_all();
+}
+
+bool Engine::startup_done() const {
+  return role_.load() == Role::kMaster || startup_done_.load();
+}
+
+void Engine::Stop() {
+  if (stop_.exchange(true)) return;
+  acks_.Abort();
+  // The bus goes first: its receive thread calls into the engine, and after
+  // Stop() sends simply return false (the env's last messages are dropped).
+  if (bus_) bus_->Stop();
+  {
+    std::lock_guard<std::mutex> l(election_mu_);
+    election_requested_ = true;
+  }
+  election_cv_.notify_all();
+  rep_queue_.Close();
+  if (worker_.joinable()) worker_.join();
+  if (election_thread_.joinable()) election_thread_.join();
+  if (ticker_.joinable()) ticker_.join();
+  write_pool_.Stop();
+  {
+    // Fail what is still waiting for a forwarded reply.
+    std::map<RequestId, PendingForward> left;
+    {
+      std::lock_guard<std::mutex> l(fwd_mu_);
+      left.swap(forwards_);
+    }
+    for (auto& [id, p] : left) {
+      WriteResult r;
+      r.status = Status::Unavailable("board is shutting down; outcome unknown, retry with the "
+                                     "same request id");
+      p.done(r);
+    }
+  }
+  env_.reset();  // closes tables and the environment (stops the checkpointer)
+}
+
+}  // namespace bp::board

@@ -1,0 +1,159 @@
+// What arrives from the bus, and the rep worker that feeds Berkeley DB.
+//
+// Acks and heartbeats are handled inline on the bus thread: a committing
+// writer waits for acks, so they must never queue behind replication
+// traffic. Replication messages go to one worker, in arrival order, which
+// calls rep_process_message and acts on every return code.
+#include <db.h>
+
+#include <chrono>
+
+#include "board/engine.h"
+
+namespace bp::board {
+
+void Engine::OnFrame(bus::InFrame&& in) {
+  const wire::Frame* f = in.frame();
+  int sender = in.sender();
+  switch (f->body_type()) {
+    case wire::Body::RepMsg:
+      rep_queue_.Push(std::move(in));
+      break;
+    case wire::Body::Ack: {
+      const auto* a = f->body_as_Ack();
+      if (role_.load() == Role::kMaster) acks_.OnAck(sender, a->gen(), {a->lsn_file(), a->lsn_offset()});
+      break;
+    }
+    case wire::Body::Heartbeat: {
+      auto hb = bus::ReadHeartbeat(*f->body_as_Heartbeat());
+      peers_.OnHeartbeat(sender, hb, in.received_us() ? in.received_us() : clock_.NowMicros());
+      // A master that hears a master of a newer generation steps down at
+      // once (after a healed partition) instead of waiting for DUPMASTER.
+      if (hb.role == wire::Role::Master && role_.load() == Role::kMaster && hb.gen > gen_.load()) {
+        RequestDemote("a master of a newer generation is alive");
+      }
+      break;
+    }
+    case wire::Body::AppRequest:
+      write_pool_.Submit([this, frame = std::make_shared<bus::InFrame>(std::move(in))]() mutable {
+        HandleAppRequest(std::move(*frame));
+      });
+      break;
+    case wire::Body::AppReply:
+      HandleAppReply(*f->body_as_AppReply());
+      break;
+    case wire::Body::Join:
+    case wire::Body::Leave:
+      Log("peer " + std::to_string(sender) + (f->body_type() == wire::Body::Join ? " joined" : " left"));
+      break;
+    default:
+      break;
+  }
+}
+
+void Engine::OnPeerUp(int slot) {
+  peers_.OnLinkUp(slot);
+  Emit(EventKind::kPeerUp, slot);
+}
+
+void Engine::OnPeerDown(int slot) {
+  peers_.OnLinkDown(slot);
+  Emit(EventKind::kPeerDown, slot);
+  // A dead master is known now: do not wait out the heartbeat timeout.
+  if (slot == master_slot_.load() && role_.load() == Role::kClient) {
+    master_slot_ = -1;
+    next_election_us_ = 0;
+    RequestElection("master link down");
+  }
+}
+
+void Engine::WorkerLoop() {
+  while (auto in = rep_queue_.Pop()) {
+    // rep_process_message before rep_start returned is EINVAL (§2.1).
+    while (!rep_started_.load() && !stop_.load()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    if (stop_.load()) break;
+    {
+      std::unique_lock<std::mutex> l(gate_mu_);
+      gate_cv_.wait(l, [&] { return !gate_closed_ || stop_.load(); });
+      ++in_process_;
+    }
+    ProcessRepMessage(*in);
+    {
+      std::lock_guard<std::mutex> l(gate_mu_);
+      --in_process_;
+    }
+    gate_cv_.notify_all();
+    // The VOTE2 that made us win is processed here: promote from this
+    // thread, now outside rep_process_message (§3.5).
+    if (elected_pending_.load()) Promote();
+  }
+}
+
+void Engine::ProcessRepMessage(const bus::InFrame& in) {
+  const wire::RepMsg* m = in.frame()->body_as_RepMsg();
+  DBT control = {}, rec = {};
+  if (m->control()) {
+    control.data = const_cast<uint8_t*>(m->control()->data());
+    control.size = m->control()->size();
+  }
+  if (m->rec()) {
+    rec.data = const_cast<uint8_t*>(m->rec()->data());
+    rec.size = m->rec()->size();
+  }
+  DB_LSN ret_lsn = {0, 0};
+  DB_ENV* env = env_->raw();
+  int ret = env->rep_process_message(env, &control, &rec, in.sender(), &ret_lsn);
+  ++msgs_processed_;
+  HandleProcessResult(ret, in.sender(), m->gen(), {ret_lsn.file, ret_lsn.offset});
+}
+
+void Engine::HandleProcessResult(int ret, int sender, uint32_t frame_gen, const bus::Lsn& lsn) {
+  switch (ret) {
+    case 0:
+      return;
+    case DB_REP_ISPERM: {
+      ++isperm_;
+      int m = master_slot_.load();
+      int to = (m > 0 && m != opts_.self_slot) ? m : sender;
+      if (bus_->Send(to, bus::BuildAck(header_, frame_gen, lsn))) ++acks_sent_;
+      return;
+    }
+    case DB_REP_NOTPERM:
+      ++notperm_;  // parked behind a gap; a later ISPERM covers it
+      return;
+    case DB_REP_NEWSITE:
+      return;  // membership comes from the chassis configuration
+    case DB_REP_HOLDELECTION:
+      RequestElection("HOLDELECTION");
+      return;
+    case DB_REP_DUPMASTER:
+      Emit(EventKind::kDupMaster, sender);
+      RequestDemote("DUPMASTER");
+      return;
+    case DB_REP_IGNORE:
+      ++ignored_;
+      return;
+    case DB_REP_JOIN_FAILURE:
+      // Cannot happen with AUTOINIT on (always set); recorded if it does.
+      ++rep_errors_;
+      Log("rep_process_message: JOIN_FAILURE from slot " + std::to_string(sender));
+      return;
+    case DB_LOCK_DEADLOCK:
+      ++ignored_;  // dropped during a lockout; Berkeley DB asks again
+      return;
+    case DB_RUNRECOVERY:
+      panicked_ = true;
+      return;
+    default:
+      ++rep_errors_;
+      if (rep_errors_.load() < 20 || rep_errors_.load() % 1000 == 0) {
+        Log(std::string("rep_process_message from slot ") + std::to_string(sender) + ": " +
+            db_strerror(ret));
+      }
+      return;
+  }
+}
+
+}  // namespace bp::board

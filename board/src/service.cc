@@ -1,0 +1,344 @@
+// The service: writes on the master, writes forwarded from replicas, reads
+// with a consistency mode per call.
+//
+// Writes carry a request id. The master stores the id in the replicated
+// table "__requests" in the same transaction as the write, so a retry of the
+// same id at the same or a new master is recognised and never applied twice.
+#include <db.h>
+
+#include <cstring>
+#include <random>
+
+#include "board/engine.h"
+#include "board/perm_outcome.h"
+
+namespace bp::board {
+namespace {
+
+constexpr char kDataTable[] = "kv";
+constexpr char kRequestTable[] = "__requests";
+
+std::string IdKey(RequestId id) {
+  std::string k(16, '\0');
+  for (int i = 0; i < 8; ++i) {
+    k[i] = char(id.hi >> (56 - 8 * i));
+    k[8 + i] = char(id.lo >> (56 - 8 * i));
+  }
+  return k;
+}
+
+std::string WallStamp() {
+  uint64_t t = uint64_t(Clock::Real().WallMicros());
+  return std::string(reinterpret_cast<const char*>(&t), sizeof t);
+}
+
+RequestId RandomId() {
+  static thread_local std::mt19937_64 rng(std::random_device{}());
+  return {rng() | 1, rng()};
+}
+
+}  // namespace
+
+memenv::Table* Engine::DataTable() {
+  auto t = env_->OpenTable(kDataTable, role_.load() == Role::kMaster);
+  return t.ok() ? *t : nullptr;
+}
+
+memenv::Table* Engine::RequestTable() {
+  auto t = env_->OpenTable(kRequestTable, role_.load() == Role::kMaster);
+  return t.ok() ? *t : nullptr;
+}
+
+Status Engine::CheckWrite(const std::vector<memenv::BatchOp>& ops) const {
+  const ChassisConfig& c = opts_.config;
+  if (ops.empty()) return Status::InvalidArgument("empty write: give at least one put or delete");
+  for (const auto& op : ops) {
+    if (op.key.empty()) return Status::InvalidArgument("empty key: keys must be 1 byte or more");
+    if (op.key.size() > c.max_key_bytes) {
+      return Status::TooLarge("key of " + std::to_string(op.key.size()) + " bytes exceeds max_key_bytes = " +
+                              std::to_string(c.max_key_bytes) + "; shorten the key or raise the limit");
+    }
+    if (op.value.size() > c.max_value_bytes) {
+      return Status::TooLarge("value of " + std::to_string(op.value.size()) +
+                              " bytes exceeds max_value_bytes = " + std::to_string(c.max_value_bytes) +
+                              "; split the value or raise the limit");
+    }
+  }
+  size_t bytes = 0;
+  for (const auto& op : ops) bytes += op.key.size() + op.value.size();
+  return env_->CheckTxnSize(bytes, ops.size());
+}
+
+WriteResult Engine::Write(const std::vector<memenv::BatchOp>& ops, RequestId id) {
+  WriteResult r;
+  r.master = opts_.self_slot;
+  if (role_.load() != Role::kMaster) {
+    r.status = Status::NotMaster("board " + std::to_string(opts_.self_slot) +
+                                 " is not the master (master: slot " +
+                                 std::to_string(master_slot_.load()) + ")");
+    return r;
+  }
+  r.status = CheckWrite(ops);
+  if (!r.status.ok()) return r;
+  memenv::Table* data = DataTable();
+  memenv::Table* reqs = RequestTable();
+  if (!data || !reqs) {
+    r.status = Status::Unavailable("the master cannot open its tables yet; retry");
+    return r;
+  }
+  std::string idkey = id.empty() ? std::string() : IdKey(id);
+  if (!id.empty()) {
+    auto seen = reqs->Get(idkey);
+    if (seen.ok()) r.duplicate = true;
+  }
+  DB_TXN_TOKEN token;
+  std::memset(&token, 0, sizeof token);
+  t_perm_outcome = PermOutcome{};
+  // A duplicate re-writes only its request record: nothing is applied twice,
+  // and this commit's acknowledgement covers the original one's, so the
+  // caller learns whether it is durable now.
+  r.status = env_->WithTxn(
+      [&](memenv::Txn& t) -> Status {
+        if (!r.duplicate) {
+          for (const auto& op : ops) {
+            Status s = op.kind == memenv::BatchOp::Kind::kPut ? t.Put(*data, op.key, op.value)
+                                                              : t.Delete(*data, op.key);
+            if (!s.ok() && !s.IsNotFound()) return s;
+          }
+        }
+        if (!id.empty()) return t.Put(*reqs, idkey, WallStamp());
+        return Status::Ok();
+      },
+      [&](DB_TXN* txn) { txn->set_commit_token(txn, &token); });
+  if (!r.status.ok()) {
+    if (role_.load() != Role::kMaster) {
+      r.status = Status::NotMaster("board " + std::to_string(opts_.self_slot) +
+                                   " stepped down during the write; not applied, retry at the master");
+    }
+    return r;
+  }
+  env_->NoteCommit();
+  r.durable = t_perm_outcome.seen ? t_perm_outcome.met : acks_.Needed() == 0;
+  r.token.assign(reinterpret_cast<const char*>(token.buf), sizeof token.buf);
+  ++writes_;
+  if (r.duplicate) ++duplicates_;
+  if (!r.durable) ++writes_not_durable_;
+  return r;
+}
+
+void Engine::SubmitWrite(std::vector<memenv::BatchOp> ops, RequestId id,
+                         std::function<void(WriteResult)> done) {
+  if (id.empty()) id = RandomId();
+  Status st = CheckWrite(ops);
+  if (!st.ok()) {
+    WriteResult r;
+    r.status = st;
+    done(r);
+    return;
+  }
+  if (role_.load() == Role::kMaster) {
+    write_pool_.Submit([this, ops = std::move(ops), id, done = std::move(done)] {
+      WriteResult r = Write(ops, id);
+      if (r.status.code() != Status::Code::kNotMaster) {
+        done(r);
+        return;
+      }
+      // Stepped down before applying: forward to the new master instead.
+      SubmitWrite(ops, id, done);
+    });
+    return;
+  }
+  int64_t now = clock_.NowMicros();
+  {
+    std::lock_guard<std::mutex> l(fwd_mu_);
+    PendingForward& p = forwards_[id];
+    p.ops = std::move(ops);
+    p.done = std::move(done);
+    p.deadline_us = now + int64_t(opts_.config.forward_timeout_ms) * 1000;
+  }
+  ++forwarded_;
+  SendForward(id);
+}
+
+// Sends (or re-sends) a pending forwarded write to the current master.
+void Engine::SendForward(RequestId id) {
+  int m = master_slot_.load();
+  bus::OutFrame frame;
+  {
+    std::lock_guard<std::mutex> l(fwd_mu_);
+    auto it = forwards_.find(id);
+    if (it == forwards_.end()) return;
+    PendingForward& p = it->second;
+    if (m <= 0 || m == opts_.self_slot) {
+      p.sent_to = -1;  // no master known: RetryForwards sends it when there is one
+      return;
+    }
+    flatbuffers::FlatBufferBuilder fbb(256);
+    std::vector<flatbuffers::Offset<wire::KvOp>> ops;
+    for (const auto& op : p.ops) {
+      auto k = fbb.CreateVector(reinterpret_cast<const uint8_t*>(op.key.data()), op.key.size());
+      auto v = fbb.CreateVector(reinterpret_cast<const uint8_t*>(op.value.data()), op.value.size());
+      auto kind = op.kind == memenv::BatchOp::Kind::kPut ? wire::OpKind::Put : wire::OpKind::Delete;
+      ops.push_back(wire::CreateKvOp(fbb, kind, k, v));
+    }
+    int64_t now = clock_.NowMicros();
+    auto req = wire::CreateAppRequest(fbb, id.hi, id.lo, opts_.self_slot, fbb.CreateVector(ops),
+                                      uint64_t(std::max<int64_t>(0, p.deadline_us - now)));
+    frame = bus::FinishFrame(fbb, header_, wire::Body::AppRequest, req.Union());
+    p.attempts++;
+    p.sent_us = now;
+    p.sent_to = m;
+  }
+  bus_->Send(m, frame);
+}
+
+// Origin side, every tick: resend to a new master, resend after a silent
+// attempt, give up at the deadline. Retries reuse the request id, so the
+// master applies it at most once.
+void Engine::RetryForwards(int64_t now) {
+  const ChassisConfig& c = opts_.config;
+  const int64_t attempt_us =
+      std::max<int64_t>(int64_t(c.forward_timeout_ms) * 1000 / (c.forward_retries + 1), 20000);
+  std::vector<RequestId> resend;
+  std::vector<std::pair<std::function<void(WriteResult)>, WriteResult>> expired;
+  {
+    std::lock_guard<std::mutex> l(fwd_mu_);
+    int m = master_slot_.load();
+    for (auto it = forwards_.begin(); it != forwards_.end();) {
+      PendingForward& p = it->second;
+      if (now >= p.deadline_us || p.attempts > c.forward_retries) {
+        WriteResult r;
+        r.status = Status::Timeout(
+            "no answer from a master after " + std::to_string(p.attempts) + " attempts in " +
+            std::to_string(c.forward_timeout_ms) +
+            " ms; the outcome is unknown: retry with the same request id (applied at most once)");
+        expired.emplace_back(std::move(p.done), r);
+        it = forwards_.erase(it);
+        continue;
+      }
+      bool master_changed = m > 0 && m != opts_.self_slot && p.sent_to != m;
+      bool silent = p.sent_to > 0 && now - p.sent_us > attempt_us;
+      if (master_changed || silent) resend.push_back(it->first);
+      ++it;
+    }
+  }
+  for (auto& [done, r] : expired) done(r);
+  for (RequestId id : resend) SendForward(id);
+}
+
+void Engine::HandleAppRequest(bus::InFrame in) {
+  const wire::AppRequest* req = in.frame()->body_as_AppRequest();
+  RequestId id{req->request_id_hi(), req->request_id_lo()};
+  std::vector<memenv::BatchOp> ops;
+  if (req->ops()) {
+    for (const wire::KvOp* op : *req->ops()) {
+      memenv::BatchOp b;
+      b.kind = op->kind() == wire::OpKind::Put ? memenv::BatchOp::Kind::kPut
+                                               : memenv::BatchOp::Kind::kDelete;
+      if (op->key()) b.key.assign(reinterpret_cast<const char*>(op->key()->data()), op->key()->size());
+      if (op->value()) {
+        b.value.assign(reinterpret_cast<const char*>(op->value()->data()), op->value()->size());
+      }
+      ops.push_back(std::move(b));
+    }
+  }
+  ReplyTo(in.sender(), id, Write(ops, id));
+}
+
+void Engine::ReplyTo(int slot, RequestId id, const WriteResult& r) {
+  flatbuffers::FlatBufferBuilder fbb(256);
+  auto msg = fbb.CreateString(r.status.message());
+  auto tok = fbb.CreateVector(reinterpret_cast<const uint8_t*>(r.token.data()), r.token.size());
+  auto rep = wire::CreateAppReply(fbb, id.hi, id.lo, int(r.status.code()), msg, r.durable, tok,
+                                  r.duplicate);
+  bus_->Send(slot, bus::FinishFrame(fbb, header_, wire::Body::AppReply, rep.Union()));
+}
+
+void Engine::HandleAppReply(const wire::AppReply& reply) {
+  RequestId id{reply.request_id_hi(), reply.request_id_lo()};
+  auto code = static_cast<Status::Code>(reply.code());
+  std::function<void(WriteResult)> done;
+  WriteResult r;
+  {
+    std::lock_guard<std::mutex> l(fwd_mu_);
+    auto it = forwards_.find(id);
+    if (it == forwards_.end()) return;  // late duplicate reply
+    if (code == Status::Code::kNotMaster) {
+      // It stepped down: resend when a master is known. A refusal is not a
+      // lost attempt; the deadline still bounds the whole request.
+      it->second.sent_to = -1;
+      if (it->second.attempts > 0) it->second.attempts--;
+      return;
+    }
+    done = std::move(it->second.done);
+    r.master = it->second.sent_to;
+    forwards_.erase(it);
+  }
+  r.status = Status(code, reply.message() ? reply.message()->str() : "");
+  r.durable = reply.durable();
+  r.duplicate = reply.duplicate();
+  if (reply.commit_token()) {
+    r.token.assign(reinterpret_cast<const char*>(reply.commit_token()->data()),
+                   reply.commit_token()->size());
+  }
+  done(r);
+}
+
+Result<std::string> Engine::Get(std::string_view key, ReadMode mode, std::string_view token,
+                                uint32_t timeout_ms) {
+  if (key.empty()) return Status::InvalidArgument("empty key: keys must be 1 byte or more");
+  if (key.size() > opts_.config.max_key_bytes) {
+    return Status::TooLarge("key of " + std::to_string(key.size()) + " bytes exceeds max_key_bytes = " +
+                            std::to_string(opts_.config.max_key_bytes));
+  }
+  if (role_.load() == Role::kClient && reinit_.load() && mode != ReadMode::kLinearizable) {
+    return Status::Unavailable("board " + std::to_string(opts_.self_slot) +
+                               " is re-initialising from its peers; retry, or read at another board");
+  }
+  if (mode == ReadMode::kReadYourWrites && !token.empty()) {
+    if (token.size() != DB_TXN_TOKEN_SIZE) {
+      return Status::InvalidArgument("read-your-writes token must be " +
+                                     std::to_string(DB_TXN_TOKEN_SIZE) + " bytes (as returned by a write)");
+    }
+    DB_TXN_TOKEN t;
+    std::memcpy(t.buf, token.data(), DB_TXN_TOKEN_SIZE);
+    DB_ENV* env = env_->raw();
+    int ret = env->txn_applied(env, &t, db_timeout_t(timeout_ms) * 1000, 0);
+    if (ret == DB_TIMEOUT) {
+      return Status::Timeout("your last write is not applied on board " +
+                             std::to_string(opts_.self_slot) + " after " + std::to_string(timeout_ms) +
+                             " ms; retry, or read at the master");
+    }
+    if (ret == DB_NOTFOUND) {
+      return Status::Unavailable("your last write is not in this board's history (rolled back by a "
+                                 "failover?); re-read at the master");
+    }
+    if (ret != 0 && ret != DB_KEYEMPTY) {
+      return Status::Unavailable(std::string("cannot check your last write: ") + db_strerror(ret));
+    }
+  }
+  if (mode == ReadMode::kLinearizable) {
+    if (role_.load() != Role::kMaster) {
+      return Status::NotMaster("LINEARIZABLE reads are served by the master (slot " +
+                               std::to_string(master_slot_.load()) + "), not by board " +
+                               std::to_string(opts_.self_slot));
+    }
+    if (!ConfirmedMaster(clock_.NowMicros())) {
+      return Status::Unavailable("board " + std::to_string(opts_.self_slot) +
+                                 " cannot confirm it is still master (no quorum heard recently); retry");
+    }
+  }
+  memenv::Table* data = DataTable();
+  if (!data) return Status::NotFound("no such key (nothing written yet)");
+  return data->Get(key);
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> Engine::Scan(std::string_view start,
+                                                                      std::string_view end,
+                                                                      size_t limit) {
+  memenv::Table* data = DataTable();
+  if (!data) return std::vector<std::pair<std::string, std::string>>{};
+  return data->Scan(start, end, limit);
+}
+
+}  // namespace bp::board

@@ -1,0 +1,212 @@
+// Status (JSON and a human view) and admin commands.
+#include <db.h>
+
+#include <sstream>
+
+#include "board/engine.h"
+
+namespace bp::board {
+namespace {
+
+// Bytes between two LSNs of the in-memory log (files are lg_max bytes).
+int64_t LsnDistance(bus::Lsn ahead, bus::Lsn behind, int64_t file_bytes) {
+  if (ahead <= behind) return 0;
+  return (int64_t(ahead.file) - int64_t(behind.file)) * file_bytes + int64_t(ahead.offset) -
+         int64_t(behind.offset);
+}
+
+nlohmann::json LinkJson(const bus::LinkStats& l) {
+  return {{"slot", l.slot},
+          {"connected", l.connected},
+          {"sent", l.sent},
+          {"received", l.received},
+          {"dropped_full", l.dropped_full},
+          {"dropped_unconnected", l.dropped_unconnected},
+          {"dropped_fault", l.dropped_fault},
+          {"fault",
+           {{"delay_us", l.fault.delay_us},
+            {"loss", l.fault.loss},
+            {"cut_out", l.fault.cut_out},
+            {"cut_in", l.fault.cut_in}}}};
+}
+
+}  // namespace
+
+nlohmann::json Engine::StatusJson() {
+  using nlohmann::json;
+  int64_t now = clock_.NowMicros();
+  json j;
+  j["slot"] = opts_.self_slot;
+  j["chassis"] = opts_.config.chassis_id;
+  j["role"] = RoleName(role_.load());
+  j["master"] = master_slot_.load();
+  j["generation"] = gen_.load();
+  j["startup_complete"] = startup_done();
+  j["reinit"] = reinit_.load();
+  j["ack_policy"] = AckPolicyName(opts_.config.ack_policy);
+  j["confirmed_master"] = ConfirmedMaster(now);
+  bus::Lsn next{next_lsn_file_.load(), next_lsn_offset_.load()};
+  j["next_lsn"] = {next.file, next.offset};
+  DB_REP_STAT* sp = nullptr;
+  DB_ENV* env = env_->raw();
+  if (env->rep_stat(env, &sp, 0) == 0 && sp) {
+    j["rep"] = {{"max_perm_lsn", {sp->st_max_perm_lsn.file, sp->st_max_perm_lsn.offset}},
+                {"elections", sp->st_elections},
+                {"elections_won", sp->st_elections_won},
+                {"master_changes", sp->st_master_changes},
+                {"dupmasters", sp->st_dupmasters},
+                {"outdated", sp->st_outdated},
+                {"pages_received", sp->st_pg_records},
+                {"pages_requested", sp->st_pg_requested},
+                {"log_records", sp->st_log_records},
+                {"log_requested", sp->st_log_requested},
+                {"txns_applied", sp->st_txns_applied},
+                {"client_served", sp->st_client_svc_req},
+                {"client_missed", sp->st_client_svc_miss},
+                {"msgs_send_failures", sp->st_msgs_send_failures},
+                {"next_page", sp->st_next_pg},
+                {"waiting_page", sp->st_waiting_pg}};
+    free(sp);
+  }
+  const int64_t file_bytes = int64_t(env_->options().EffectiveLogFileBytes());
+  json peers = json::array();
+  for (const PeerView& p : peers_.Snapshot(now)) {
+    json pj = {{"slot", p.slot},
+               {"alive", p.alive},
+               {"connected", p.connected},
+               {"electable", p.electable},
+               {"role", p.hb.role == wire::Role::Master   ? "master"
+                        : p.hb.role == wire::Role::Client ? "replica"
+                                                          : "unknown"},
+               {"generation", p.hb.gen},
+               {"startup_complete", p.hb.startup_done},
+               {"reinit", p.hb.reinit},
+               {"heard_ms_ago", p.last_heartbeat_us ? (now - p.last_heartbeat_us) / 1000 : -1}};
+    if (role_.load() == Role::kMaster) {
+      pj["lag_bytes"] = LsnDistance(next, p.hb.next_lsn, file_bytes);
+    }
+    peers.push_back(pj);
+  }
+  j["peers"] = peers;
+  j["acks"] = {{"needed", acks_.Needed()},
+               {"perm_waits", perm_waits_.load()},
+               {"perm_failures", perm_failures_.load()},
+               {"acks_sent", acks_sent_.load()}};
+  j["writes"] = {{"committed", writes_.load()},
+                 {"not_durable", writes_not_durable_.load()},
+                 {"forwarded", forwarded_.load()},
+                 {"duplicates", duplicates_.load()}};
+  j["elections"] = {{"held", elections_.load()},
+                    {"won", elections_won_.load()},
+                    {"last_election_us", last_election_ms_x1000_.load()},
+                    {"last_promotion_us", promotion_us_last_.load()}};
+  j["messages"] = {{"processed", msgs_processed_.load()},
+                   {"isperm", isperm_.load()},
+                   {"notperm", notperm_.load()},
+                   {"ignored", ignored_.load()},
+                   {"errors", rep_errors_.load()},
+                   {"queued", rep_queue_.size()},
+                   {"anywhere_routed", anywhere_routed_.load()}};
+  memenv::EnvStats es = env_->Stats();
+  j["log"] = {{"buffer_bytes", es.log_buffer_bytes},
+              {"since_checkpoint_bytes", es.log_since_checkpoint_bytes},
+              {"since_checkpoint_max_bytes", es.log_since_checkpoint_max_bytes},
+              {"checkpoints", es.checkpoints},
+              {"last_checkpoint_unix_ms", es.last_checkpoint_unix_ms}};
+  bus::BusCounters bc = bus_->Counters();
+  json links = json::array();
+  for (const auto& l : bus_->Links()) links.push_back(LinkJson(l));
+  j["bus"] = {{"sent", bc.sent},
+              {"received", bc.received},
+              {"dropped", bc.dropped},
+              {"malformed", bc.malformed},
+              {"unknown_slot", bc.unknown_slot},
+              {"wrong_chassis", bc.wrong_chassis},
+              {"wrong_version", bc.wrong_version},
+              {"dropped_partition_in", bc.dropped_fault_in},
+              {"links", links}};
+  json evs = json::array();
+  for (const BoardEvent& e : events_.Recent()) {
+    evs.push_back({{"mono_us", e.mono_us},
+                   {"wall_us", e.wall_us},
+                   {"kind", EventKindName(e.kind)},
+                   {"slot", e.slot},
+                   {"gen", e.gen},
+                   {"detail", e.detail}});
+  }
+  j["events"] = evs;
+  j["panicked"] = panicked_.load();
+  return j;
+}
+
+std::string Engine::StatusText() {
+  nlohmann::json j = StatusJson();
+  std::ostringstream o;
+  o << "board " << j["slot"] << "  role " << j["role"].get<std::string>() << "  master "
+    << j["master"] << "  gen " << j["generation"] << "  in sync "
+    << (j["startup_complete"].get<bool>() ? "yes" : "no") << "\n";
+  o << "  acks needed " << j["acks"]["needed"] << ", perm failures " << j["acks"]["perm_failures"]
+    << ", writes " << j["writes"]["committed"] << " (" << j["writes"]["not_durable"]
+    << " not durable)\n";
+  o << "  bus sent " << j["bus"]["sent"] << " received " << j["bus"]["received"] << " dropped "
+    << j["bus"]["dropped"] << " malformed " << j["bus"]["malformed"] << "\n";
+  for (const auto& p : j["peers"]) {
+    o << "  peer " << p["slot"] << ": " << p["role"].get<std::string>()
+      << (p["alive"].get<bool>() ? " alive" : " DOWN") << " gen " << p["generation"];
+    if (p.contains("lag_bytes")) o << " lag " << p["lag_bytes"] << " B";
+    o << "\n";
+  }
+  return o.str();
+}
+
+// Admin commands:
+//   {"cmd":"status"}                     -> the status JSON
+//   {"cmd":"link","slot":N,"delay_us":..,"loss":..,"cut_out":..,"cut_in":..}
+//   {"cmd":"partition"}                  -> cut every link both ways ("slots": [..] for some)
+//   {"cmd":"heal"}                       -> clear every link fault
+//   {"cmd":"elect"}                      -> ask for an election now
+nlohmann::json Engine::Admin(const nlohmann::json& c) {
+  using nlohmann::json;
+  std::string cmd = c.value("cmd", "");
+  auto fail = [](const std::string& m) { return json{{"ok", false}, {"error", m}}; };
+  try {
+    if (cmd == "status") return StatusJson();
+    if (cmd == "text") return json{{"ok", true}, {"text", StatusText()}};
+    if (cmd == "link") {
+      bus::LinkFault f;
+      f.delay_us = c.value("delay_us", 0u);
+      f.loss = c.value("loss", 0.0);
+      f.cut_out = c.value("cut_out", false);
+      f.cut_in = c.value("cut_in", false);
+      Status s = bus_->SetLinkFault(c.at("slot").get<int>(), f);
+      return s.ok() ? json{{"ok", true}} : fail(s.ToString());
+    }
+    if (cmd == "partition" || cmd == "heal") {
+      bool cut = cmd == "partition";
+      std::vector<int> slots;
+      if (c.contains("slots")) {
+        slots = c["slots"].get<std::vector<int>>();
+      } else {
+        for (const auto& b : opts_.config.boards) {
+          if (b.slot != opts_.self_slot) slots.push_back(b.slot);
+        }
+      }
+      for (int s : slots) {
+        bus::LinkFault f;
+        f.cut_out = f.cut_in = cut;
+        Status st = bus_->SetLinkFault(s, f);
+        if (!st.ok()) return fail(st.ToString());
+      }
+      return json{{"ok", true}, {"slots", slots}};
+    }
+    if (cmd == "elect") {
+      RequestElection("admin request");
+      return json{{"ok", true}};
+    }
+  } catch (const std::exception& e) {
+    return fail(std::string("bad admin command: ") + e.what());
+  }
+  return fail("unknown admin command '" + cmd + "'; use status, text, link, partition, heal, elect");
+}
+
+}  // namespace bp::board

@@ -1,0 +1,69 @@
+// The Berkeley DB transport callback: how replication messages leave this
+// board, and where the master waits for acknowledgements.
+//
+// Contract (bdb-base-api.md §1): called synchronously on whatever thread is
+// inside Berkeley DB (a committing writer, the rep worker, the election
+// thread, the checkpointer); never call Berkeley DB from here; never block on
+// a non-PERMANENT message; a non-zero return for a PERMANENT message means
+// "durability policy not met" and is otherwise swallowed by Berkeley DB, so
+// the outcome is also left in a thread-local for the committing writer.
+#include <db.h>
+
+#include "board/engine.h"
+#include "board/perm_outcome.h"
+
+namespace bp::board {
+
+thread_local PermOutcome t_perm_outcome;
+
+int Engine::SendCallback(__db_env* env, const DBT* control, const DBT* rec, const DB_LSN* lsnp,
+                         int envid, uint32_t flags) {
+  auto* self = static_cast<Engine*>(env->app_private);
+  return self->Send(control, rec, lsnp, envid, flags);
+}
+
+// DB_REP_ANYWHERE requests (log/page requests a peer may answer) go to an
+// in-sync replica, spreading the load of re-initialising boards over them,
+// rotating per request; the master answers when no replica is in sync.
+int Engine::RouteAnywhere(int envid) {
+  auto clients = peers_.InSyncClients(clock_.NowMicros());
+  if (clients.empty()) return envid;
+  static std::atomic<uint64_t> rr{0};
+  ++anywhere_routed_;
+  return clients[rr.fetch_add(1) % clients.size()];
+}
+
+int Engine::Send(const DBT* control, const DBT* rec, const DB_LSN* lsnp, int envid,
+                 uint32_t flags) {
+  int dest = envid;
+  if ((flags & DB_REP_ANYWHERE) && !(flags & DB_REP_REREQUEST) && envid != DB_EID_BROADCAST) {
+    dest = RouteAnywhere(envid);
+  }
+  bus::Lsn lsn{lsnp ? lsnp->file : 0, lsnp ? lsnp->offset : 0};
+  auto frame = bus::BuildRepMsg(
+      header_,
+      {static_cast<const uint8_t*>(control->data), control->size},
+      {static_cast<const uint8_t*>(rec ? rec->data : nullptr), rec ? rec->size : 0}, lsn, flags,
+      gen_.load());
+  bool sent = bus_->Send(dest == DB_EID_BROADCAST ? bus::kBroadcast : dest, frame);
+
+  if (!(flags & DB_REP_PERMANENT) || role_.load() != Role::kMaster) {
+    return sent ? 0 : DB_REP_UNAVAIL;  // counted by Berkeley DB, then ignored
+  }
+  // PERMANENT on the master: wait for the ack policy.
+  ++perm_waits_;
+  AckOutcome out = acks_.Wait(lsn, opts_.config.ack_timeout_ms);
+  t_perm_outcome.seen = true;
+  t_perm_outcome.met = out.met;
+  t_perm_outcome.needed = out.needed;
+  t_perm_outcome.got = out.got;
+  if (out.met) return 0;
+  ++perm_failures_;
+  Emit(EventKind::kPermFailed, -1,
+       std::string(out.fail_fast ? "fail-fast: " : "timeout: ") + std::to_string(out.got) + "/" +
+           std::to_string(out.needed) + " acks for " + std::to_string(lsn.file) + "/" +
+           std::to_string(lsn.offset));
+  return DB_REP_UNAVAIL;
+}
+
+}  // namespace bp::board

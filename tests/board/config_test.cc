@@ -1,0 +1,113 @@
+// Chassis configuration: good files parse; every bad one is refused with the
+// line and the fix.
+#include <gtest/gtest.h>
+
+#include "board/config.h"
+
+namespace bp::board {
+namespace {
+
+const char* kGood = R"(
+[chassis]
+id = 9
+ack_policy = "all"
+heartbeat_interval_ms = 5
+heartbeat_timeout_ms = 30
+
+[[board]]
+slot = 1
+endpoint = "ipc:///tmp/x/1.bus"
+client_endpoint = "ipc:///tmp/x/1.client"
+priority = 50
+
+[[board]]
+slot = 2
+endpoint = "ipc:///tmp/x/2.bus"
+
+[[board]]
+slot = 3
+endpoint = "tcp://127.0.0.1:7003"
+electable = false
+)";
+
+TEST(ChassisConfig, ParsesAGoodFile) {
+  auto c = ParseChassisConfig(kGood, "good.toml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->chassis_id, 9u);
+  EXPECT_EQ(c->ack_policy, AckPolicy::kAll);
+  EXPECT_EQ(c->heartbeat_interval_ms, 5u);
+  ASSERT_EQ(c->boards.size(), 3u);
+  EXPECT_EQ(c->boards[0].priority, 50u);
+  EXPECT_FALSE(c->boards[2].electable);
+  EXPECT_EQ(c->ElectableCount(), 2);
+}
+
+TEST(ChassisConfig, RoundTripsThroughToml) {
+  ChassisConfig c = MakeLocalChassis(5, "/tmp/rt", 3);
+  auto back = ParseChassisConfig(ToToml(c), "rt.toml");
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->boards.size(), 5u);
+  EXPECT_EQ(back->boards[4].client_endpoint, "ipc:///tmp/rt/slot5.client");
+}
+
+struct BadCase {
+  const char* name;
+  const char* text;
+  const char* expect;  // a piece of the message
+};
+
+TEST(ChassisConfig, RefusesBadFilesNamingTheCause) {
+  const std::string b1 = "[[board]]\nslot = 1\nendpoint = \"ipc:///tmp/a\"\n";
+  const std::string b2 = "[[board]]\nslot = 2\nendpoint = \"ipc:///tmp/b\"\n";
+  const std::string b3 = "[[board]]\nslot = 3\nendpoint = \"ipc:///tmp/c\"\n";
+  const std::string b4 = "[[board]]\nslot = 4\nendpoint = \"ipc:///tmp/d\"\n";
+  std::vector<std::pair<std::string, std::string>> cases = {
+      {"[chassis\nid=1", "bad.toml:"},
+      {"[chassis]\nid = 1\n", "no [[board]]"},
+      {b1 + "[[board]]\nslot = 1\nendpoint = \"ipc:///tmp/z\"\n" + b3, "declared twice"},
+      {b1 + "[[board]]\nslot = 2\nendpoint = \"ipc:///tmp/a\"\n" + b3, "used twice"},
+      {"[[board]]\nslot = 1\nendpoint = \"udp://x\"\n", "must start with ipc://"},
+      {"[[board]]\nslot = 1\nendpoint = \"ipc:///a\"\nelectable = false\n", "no electable board"},
+      {b1 + b2 + b3 + b4, "even number"},
+      {"[chassis]\nack_policy = \"most\"\n" + b1, "ack_policy 'most' is unknown"},
+      {"[chassis]\nbogus = 1\n" + b1, "unknown key 'bogus'"},
+      {"[[board]]\nslot = 0\nendpoint = \"ipc:///a\"\n", "'slot' = an integer from 1"},
+      {"[[board]]\nslot = 1\n", "has no 'endpoint'"},
+      {"[chassis]\nheartbeat_interval_ms = 10\nheartbeat_timeout_ms = 15\n" + b1, "heartbeat_timeout_ms"},
+      {"[chassis]\ncache_mb = 8\nlog_buffer_mb = 16\n" + b1, "cache_mb"},
+      {"[chassis]\nheartbeat_interval_ms = -3\n" + b1, "between 0 and"},
+      {"[chassis]\ntwo_board_mode = \"preferred\"\n" + b1 + b2, "preferred_slot"},
+      {"[oops]\n" + b1, "unknown section"},
+  };
+  for (const auto& [text, expect] : cases) {
+    auto c = ParseChassisConfig(text, "bad.toml");
+    EXPECT_FALSE(c.ok()) << text;
+    if (!c.ok()) {
+      EXPECT_NE(c.status().message().find(expect), std::string::npos)
+          << "message: " << c.status().message() << "\nexpected: " << expect;
+    }
+  }
+}
+
+TEST(ChassisConfig, ErrorsNameTheLine) {
+  auto c = ParseChassisConfig("[chassis]\nid = 1\nack_policy = \"x\"\n[[board]]\nslot=1\nendpoint=\"ipc:///a\"\n",
+                              "f.toml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("f.toml:3:"), std::string::npos) << c.status().message();
+}
+
+TEST(ChassisConfig, TwoBoardModesAreAccepted) {
+  const std::string two = "[[board]]\nslot = 1\nendpoint = \"ipc:///a\"\n[[board]]\nslot = 2\nendpoint = \"ipc:///b\"\n";
+  EXPECT_TRUE(ParseChassisConfig(two, "t").ok());
+  EXPECT_TRUE(ParseChassisConfig("[chassis]\ntwo_board_mode = \"failover\"\n" + two, "t").ok());
+  EXPECT_TRUE(ParseChassisConfig("[chassis]\ntwo_board_mode = \"preferred\"\npreferred_slot = 2\n" + two, "t").ok());
+}
+
+TEST(ChassisConfig, MissingFileSaysWhere) {
+  auto c = LoadChassisConfig("/nonexistent/chassis.toml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("/nonexistent/chassis.toml"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace bp::board
