@@ -7,7 +7,9 @@
 #include <db.h>
 
 #include <cstring>
+#include <algorithm>
 #include <random>
+#include <thread>
 
 #include "board/engine.h"
 #include "board/perm_outcome.h"
@@ -91,6 +93,7 @@ WriteResult Engine::Write(const std::vector<memenv::BatchOp>& ops, RequestId id)
     auto seen = reqs->Get(idkey);
     if (seen.ok()) r.duplicate = true;
   }
+  ThrottleForLaggingReplicas();
   DB_TXN_TOKEN token;
   std::memset(&token, 0, sizeof token);
   t_perm_outcome = PermOutcome{};
@@ -124,6 +127,38 @@ WriteResult Engine::Write(const std::vector<memenv::BatchOp>& ops, RequestId id)
   if (r.duplicate) ++duplicates_;
   if (!r.durable) ++writes_not_durable_;
   return r;
+}
+
+// Flow control when acks do not provide it (NONE, ONE with a slow second
+// replica, ALL failing fast): a master that outruns a replica by more than
+// the in-memory log holds pushes it off the ring into a full re-init, or
+// exhausts its cache (bdb-base-api.md §0 item 8). So a writer waits, bounded
+// by the ack timeout, while a live, caught-up replica lags by more than a
+// quarter of the log buffer. Replicas in internal init are not waited for:
+// the master keeps serving writes while a board is re-initialised.
+void Engine::ThrottleForLaggingReplicas() {
+  const int64_t limit = int64_t(opts_.config.log_buffer_mb) << 18;  // a quarter of the ring
+  const int64_t file_bytes = int64_t(env_->options().EffectiveLogFileBytes());
+  const int64_t deadline = clock_.NowMicros() + int64_t(opts_.config.ack_timeout_ms) * 1000;
+  bool counted = false;
+  while (true) {
+    int64_t now = clock_.NowMicros();
+    bus::Lsn mine{next_lsn_file_.load(), next_lsn_offset_.load()};
+    int64_t worst = 0;
+    for (const PeerView& p : peers_.Snapshot(now)) {
+      if (!p.alive || p.hb.reinit || p.hb.role != wire::Role::Client) continue;
+      bus::Lsn theirs = p.hb.next_lsn;
+      if (theirs.file == 0) continue;  // not started yet
+      int64_t lag = mine <= theirs ? 0
+                                   : (int64_t(mine.file) - theirs.file) * file_bytes +
+                                         int64_t(mine.offset) - int64_t(theirs.offset);
+      worst = std::max(worst, lag);
+    }
+    if (worst <= limit || now >= deadline || stop_.load()) return;
+    if (!counted) ++throttled_;
+    counted = true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
 }
 
 void Engine::SubmitWrite(std::vector<memenv::BatchOp> ops, RequestId id,

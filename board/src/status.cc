@@ -95,7 +95,8 @@ nlohmann::json Engine::StatusJson() {
   j["writes"] = {{"committed", writes_.load()},
                  {"not_durable", writes_not_durable_.load()},
                  {"forwarded", forwarded_.load()},
-                 {"duplicates", duplicates_.load()}};
+                 {"duplicates", duplicates_.load()},
+                 {"throttled", throttled_.load()}};
   j["elections"] = {{"held", elections_.load()},
                     {"won", elections_won_.load()},
                     {"last_election_us", last_election_ms_x1000_.load()},

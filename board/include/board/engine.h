@@ -166,6 +166,7 @@ class Engine : private bus::Handler {
   bool ConfirmedMaster(int64_t now_us) const;
 
   // service.cc
+  void ThrottleForLaggingReplicas();
   memenv::Table* DataTable();
   memenv::Table* RequestTable();
   void HandleAppRequest(bus::InFrame frame);
@@ -227,6 +228,7 @@ class Engine : private bus::Handler {
   std::atomic<uint64_t> rep_errors_{0}, isperm_{0}, notperm_{0}, ignored_{0};
   std::atomic<uint64_t> anywhere_routed_{0};
   std::atomic<uint64_t> writes_{0}, writes_not_durable_{0}, forwarded_{0}, duplicates_{0};
+  std::atomic<uint64_t> throttled_{0};
   std::atomic<uint64_t> promotion_us_last_{0};
 
   // Forwarded writes waiting for the master's reply (origin side).
