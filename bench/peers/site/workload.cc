@@ -1,0 +1,168 @@
+#include "site/workload.h"
+
+#include <dirent.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <thread>
+
+#include "peer_proto.h"
+
+namespace bp::peers {
+namespace {
+
+constexpr int kKeyBytes = 16;
+constexpr int kValueBytes = 100;
+constexpr int kDeadlockRetries = 20;  // as Oracle's txn_guide example bounds it
+
+std::atomic<uint64_t> g_next_key_id{1};
+
+// splitmix64: consecutive ids become well-spread, distinct keys, so
+// concurrent writers touch disjoint random btree positions.
+uint64_t Scramble(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+// 16 hex digits of the scrambled id: exactly kKeyBytes, no terminator.
+void FormatKey(uint64_t id, char* out) {
+  static const char kHex[] = "0123456789abcdef";
+  uint64_t v = Scramble(id);
+  for (int i = kKeyBytes - 1; i >= 0; --i, v >>= 4) out[i] = kHex[v & 0xf];
+}
+
+int PutInTxn(DB* db, DB_TXN* txn, uint64_t key_id) {
+  char key_buf[kKeyBytes];
+  char value_buf[kValueBytes];
+  FormatKey(key_id, key_buf);
+  std::memset(value_buf, 'v', sizeof(value_buf));
+  std::memcpy(value_buf, key_buf, sizeof(key_buf));
+  DBT key{};
+  DBT value{};
+  key.data = key_buf;
+  key.size = kKeyBytes;
+  value.data = value_buf;
+  value.size = kValueBytes;
+  return db->put(db, txn, &key, &value, 0);
+}
+
+// Runs `puts` puts with ids from first_id in one transaction, once.
+int TxnOnce(DB_ENV* env, DB* db, uint64_t first_id, int puts) {
+  DB_TXN* txn = nullptr;
+  if (int ret = env->txn_begin(env, nullptr, &txn, 0); ret != 0) return ret;
+  for (int i = 0; i < puts; ++i) {
+    if (int ret = PutInTxn(db, txn, first_id + static_cast<uint64_t>(i)); ret != 0) {
+      txn->abort(txn);
+      return ret;
+    }
+  }
+  return txn->commit(txn, 0);
+}
+
+int TxnWithRetry(DB_ENV* env, DB* db, uint64_t first_id, int puts) {
+  int ret = 0;
+  for (int attempt = 0; attempt < kDeadlockRetries; ++attempt) {
+    ret = TxnOnce(env, db, first_id, puts);
+    if (ret != DB_LOCK_DEADLOCK) return ret;
+  }
+  return ret;
+}
+
+}  // namespace
+
+uint64_t NextKeyId() { return g_next_key_id.fetch_add(1); }
+
+int CommitOneRecord(DB_ENV* env, DB* db, uint64_t key_id) {
+  if (db == nullptr) return EINVAL;
+  return TxnWithRetry(env, db, key_id, 1);
+}
+
+LatencyRun RunLatency(DB_ENV* env, DB* db, int count, int warmup) {
+  LatencyRun run;
+  run.latency_ns.reserve(static_cast<size_t>(count));
+  for (int i = 0; i < warmup; ++i) {
+    if (CommitOneRecord(env, db, NextKeyId()) != 0) ++run.failures;
+  }
+  const int64_t start_ns = MonoNs();
+  for (int i = 0; i < count; ++i) {
+    const int64_t t0 = MonoNs();
+    const int ret = CommitOneRecord(env, db, NextKeyId());
+    const int64_t t1 = MonoNs();
+    if (ret != 0) ++run.failures;
+    run.latency_ns.push_back(t1 - t0);
+  }
+  run.elapsed_ns = MonoNs() - start_ns;
+  return run;
+}
+
+LatencyRun RunThroughput(DB_ENV* env, DB* db, int writers, int warm_ms, int meas_ms) {
+  const int64_t begin_ns = MonoNs() + int64_t{warm_ms} * 1'000'000;
+  const int64_t end_ns = begin_ns + int64_t{meas_ms} * 1'000'000;
+  std::vector<LatencyRun> per_writer(static_cast<size_t>(writers));
+  std::vector<std::thread> threads;
+  for (int w = 0; w < writers; ++w) {
+    threads.emplace_back([&, w] {
+      LatencyRun& mine = per_writer[static_cast<size_t>(w)];
+      for (int64_t t0 = MonoNs(); t0 < end_ns; t0 = MonoNs()) {
+        const int ret = CommitOneRecord(env, db, NextKeyId());
+        const int64_t t1 = MonoNs();
+        if (t1 < begin_ns || t1 > end_ns) continue;  // outside the measured window
+        if (ret != 0) ++mine.failures;
+        mine.latency_ns.push_back(t1 - t0);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  LatencyRun all;
+  all.elapsed_ns = end_ns - begin_ns;
+  for (auto& run : per_writer) {
+    all.latency_ns.insert(all.latency_ns.end(), run.latency_ns.begin(), run.latency_ns.end());
+    all.failures += run.failures;
+  }
+  return all;
+}
+
+int RunLoad(DB_ENV* env, DB* db, int64_t records, int per_txn) {
+  if (db == nullptr || per_txn <= 0) return EINVAL;
+  for (int64_t done = 0; done < records; done += per_txn) {
+    const int puts = static_cast<int>(std::min<int64_t>(per_txn, records - done));
+    const uint64_t first_id = g_next_key_id.fetch_add(static_cast<uint64_t>(puts));
+    if (int ret = TxnWithRetry(env, db, first_id, puts); ret != 0) return ret;
+  }
+  return 0;
+}
+
+// Walks /proc/self/fd: the proof that the LD_PRELOAD shim took effect (or,
+// as shipped, that repmgr leaves Nagle on).
+SocketCensus CountTcpSockets() {
+  SocketCensus census;
+  DIR* dir = opendir("/proc/self/fd");
+  if (dir == nullptr) return census;
+  while (dirent* e = readdir(dir)) {
+    const int fd = std::atoi(e->d_name);
+    struct stat st {};
+    if (e->d_name[0] == '.' || fd == dirfd(dir) || fstat(fd, &st) != 0) continue;
+    if (!S_ISSOCK(st.st_mode)) continue;
+    int domain = 0, type = 0, nodelay = 0;
+    socklen_t len = sizeof(int);
+    if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0) continue;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0) continue;
+    if ((domain != AF_INET && domain != AF_INET6) || type != SOCK_STREAM) continue;
+    ++census.tcp;
+    if (getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, &len) == 0 && nodelay) {
+      ++census.nodelay;
+    }
+  }
+  closedir(dir);
+  return census;
+}
+
+}  // namespace bp::peers
