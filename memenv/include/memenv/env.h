@@ -12,6 +12,7 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -68,13 +69,15 @@ class Env {
   // DB_INIT_REP, and starts the checkpointer if asked.
   static Result<std::unique_ptr<Env>> Open(EnvOptions options);
 
-  // Stops the checkpointer, closes every table and the environment.
+  // Stops the checkpointer, closes every table and the environment. No
+  // operation may be in flight; Table pointers are invalid afterwards.
   ~Env();
   Env(const Env&) = delete;
   Env& operator=(const Env&) = delete;
 
   // The raw handle, for the replication engine (rep_* calls). memenv keeps
-  // ownership; never close it.
+  // ownership; never close it. memenv never uses DB_ENV->app_private (the
+  // engine owns it); BDB messages are routed by a registry keyed by DB_ENV*.
   __db_env* raw() const { return env_; }
   const EnvOptions& options() const { return options_; }
 
@@ -100,29 +103,58 @@ class Env {
                  const std::function<void(__db_txn*)>& before_commit = nullptr);
 
   // Checks a transaction's estimated log volume against the limit. Returns
-  // TooLarge naming the size, the limit and the fix.
+  // TooLarge naming the size, the limit and the fix. The estimate is
+  // (payload_bytes + 64 * op_count) * 2: per-record headers, and the undo
+  // image of an overwritten value. Txn also applies it to the running total
+  // of every transaction, before each write.
   Status CheckTxnSize(size_t payload_bytes, size_t op_count) const;
 
-  // Forces a checkpoint now (txn_checkpoint(0,0,DB_FORCE)).
+  // Checkpoints now if `force` (txn_checkpoint(0,0,DB_FORCE)); otherwise only
+  // if at least checkpoint_kbytes of log were written since the last one.
+  // Ignores the gate: the caller decides.
   Status Checkpoint(bool force);
 
   // Called by the write path after each commit: every
   // options.checkpoint_every_commits commits it runs the kbyte-triggered
   // checkpoint inline, so checkpoints follow log volume even when the
-  // background thread is starved.
+  // background thread is starved. WithTxn and the Table write operations call
+  // it themselves; call it only for commits made on a raw DB_TXN.
   void NoteCommit();
 
   // Whether checkpoints should be attempted now (the engine sets a predicate
   // so that only a master or a standalone env checkpoints). Default: always.
   void SetCheckpointGate(std::function<bool()> gate);
 
+  // Counters, plus the log distance to the last checkpoint (sampled fresh
+  // only when the gate allows: log_stat/txn_stat block in a client lockout).
   EnvStats Stats() const;
 
  private:
   explicit Env(EnvOptions options);
   Status OpenImpl();
+  Status ConfigureBeforeOpen();
+  // The transaction loop behind WithTxn and Table::Scan: begin with
+  // `begin_flags`, run, commit; abort and re-run on deadlock or a dead handle.
+  // `writes` counts the commit and drives NoteCommit.
+  Status RunTxn(uint32_t begin_flags, const std::function<Status(Txn&)>& body,
+                const std::function<void(__db_txn*)>& before_commit, bool writes);
+  // Sleeps a small randomized time that grows with `attempt`.
+  static void Backoff(int attempt);
+  // Whether this env currently is a replication client (rep_stat; never blocks).
+  bool IsReplica() const;
+  bool GateOpen() const;
+  // End of log minus the last checkpoint LSN, in bytes (log_stat + txn_stat).
+  Result<uint64_t> LogSinceCheckpoint() const;
+  // Checkpoints if at least checkpoint_kbytes of log were written since the
+  // last one (or always, if `force`). Requires ckpt_mu_.
+  Status CheckpointLocked(bool force);
   void CheckpointLoop();
-  void MaybeCheckpoint();
+  // Checks (and checkpoints if due) when the gate allows. Returns whether the
+  // check ran: without `wait` it is skipped while another one is running.
+  bool MaybeCheckpoint(bool wait = false);
+  // Volume trigger next to NoteCommit's count trigger: a few big
+  // transactions can fill the ring well before N commits.
+  void NoteLogVolume(uint64_t estimated_log_bytes);
 
   EnvOptions options_;
   __db_env* env_ = nullptr;
@@ -132,13 +164,17 @@ class Env {
   std::vector<std::unique_ptr<Table>> tables_;
 
   std::mutex ckpt_mu_;  // serializes checkpoints
-  std::function<bool()> ckpt_gate_;
+  mutable std::mutex gate_mu_;
+  std::function<bool()> ckpt_gate_;  // guarded by gate_mu_
+  std::mutex stop_mu_;
+  std::condition_variable stop_cv_;  // wakes the checkpointer at close
   std::atomic<bool> stop_{false};
   std::thread checkpointer_;
 
   std::atomic<uint64_t> commits_{0}, aborts_{0}, deadlock_retries_{0}, checkpoints_{0};
+  std::atomic<uint64_t> commits_since_ckpt_check_{0}, log_since_ckpt_check_{0};
   std::atomic<int64_t> last_ckpt_ms_{0};
-  std::atomic<uint64_t> ckpt_lag_max_{0};
+  std::atomic<uint64_t> ckpt_lag_last_{0}, ckpt_lag_max_{0};
 
   friend class Table;
   friend class Txn;
@@ -152,6 +188,9 @@ class Txn {
   Txn(const Txn&) = delete;
   Txn& operator=(const Txn&) = delete;
 
+  // Empty keys are InvalidArgument. A write that would take the
+  // transaction's estimated log volume past the limit is refused with
+  // TooLarge before anything of it is written (Env::CheckTxnSize).
   Status Put(Table& table, std::string_view key, std::string_view value);
   Status Delete(Table& table, std::string_view key);  // NotFound if absent
   Result<std::string> Get(Table& table, std::string_view key);
@@ -159,11 +198,26 @@ class Txn {
 
  private:
   friend class Env;
+  friend class Table;
   Txn(Env* env, __db_txn* txn) : env_(env), txn_(txn) {}
   Status Commit();
   void Abort();
+  // The table's handle, pinned until the transaction ends: a handle must not
+  // be closed while a transaction that used it is still open.
+  Result<__db*> Use(Table& table);
+  // Translates `ret`, remembering whether the whole transaction must re-run
+  // (deadlock victim, or `db` invalidated by replication).
+  Status Check(int ret, std::string_view what, Table& table, __db* db, bool write);
+  Status Account(size_t payload_bytes);
+  uint64_t EstimatedLogBytes() const;
+
   Env* env_;
   __db_txn* txn_;
+  size_t payload_bytes_ = 0;
+  size_t op_count_ = 0;
+  bool must_retry_ = false;
+  bool deadlocked_ = false;
+  std::vector<std::shared_ptr<__db>> pinned_;
 };
 
 // A named in-memory btree database. Keys are ordered bytewise.
@@ -172,36 +226,48 @@ class Table {
   ~Table();
   const std::string& name() const { return name_; }
 
-  // Single operations, each its own transaction (auto-commit), with deadlock
-  // retry and handle reopen on DB_REP_HANDLE_DEAD.
+  // Single operations, each its own transaction (Get: a non-transactional
+  // read, locks held for the call only), with deadlock retry and handle
+  // reopen on DB_REP_HANDLE_DEAD. Empty keys are InvalidArgument.
   Result<std::string> Get(std::string_view key);
   Status Put(std::string_view key, std::string_view value);
   Status Delete(std::string_view key);
 
-  // All-or-nothing batch in one transaction (size checked first).
+  // All-or-nothing batch in one transaction (size checked first, so an
+  // oversized batch writes nothing). Deleting an absent key is not an error.
   Status ApplyBatch(const std::vector<BatchOp>& ops);
 
   // Ordered scan of keys in [start, end) ("" end = to the last key), at most
   // `limit` pairs (0 = no limit), read in one read-committed cursor pass.
   Result<std::vector<std::pair<std::string, std::string>>> Scan(std::string_view start,
-                                                                std::string_view end,
-                                                                size_t limit);
-  // Number of keys (DB->stat, fast).
+                                                                std::string_view end, size_t limit);
+  // Number of keys (DB->stat, read-committed: walks the leaf pages but
+  // copies no data).
   Result<uint64_t> Count();
 
  private:
   friend class Env;
   friend class Txn;
-  Table(Env* env, std::string name, bool create) : env_(env), name_(std::move(name)), create_(create) {}
+  Table(Env* env, std::string name, bool create)
+      : env_(env), name_(std::move(name)), create_(create) {}
   // Returns the open DB handle, (re)opening it if needed. Reference-counted:
   // a stale handle is closed only when the last thread using it lets go, so
   // reopening never closes a DB* under another thread.
   Result<std::shared_ptr<__db>> Handle();
-  void MarkStale();
+  Result<std::shared_ptr<__db>> OpenHandle();
+  // Drops the current handle (closed when its last user lets go). With
+  // `seen`, only if the current handle still is `seen`: another thread may
+  // already have reopened it.
+  void MarkStale(const __db* seen = nullptr);
+  // Runs a non-transactional `op` on the handle with deadlock and
+  // dead-handle retries.
+  Status RunOnHandle(std::string_view what, const std::function<int(__db*)>& op);
 
   Env* env_;
   std::string name_;
-  bool create_;
+  // Whether a (re)open creates the database: set once a master opened it with
+  // create, so that a board promoted after opening as a replica can create.
+  std::atomic<bool> create_;
   std::mutex mu_;
   std::shared_ptr<__db> db_;
 };
