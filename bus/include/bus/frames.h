@@ -66,10 +66,11 @@ HeartbeatInfo ReadHeartbeat(const wire::Heartbeat& hb);
 OutFrame FinishFrame(flatbuffers::FlatBufferBuilder& fbb, const FrameHeader& h,
                      wire::Body body_type, flatbuffers::Offset<void> body);
 
-// Verifies a received buffer and its header. Returns the frame, or a Status
-// naming why it is rejected: InvalidArgument("malformed ...") for verifier
-// failures, ... "wrong chassis", "wrong version". Slot membership is checked
-// by the Bus, which knows the peers.
+// Verifies a received buffer and its header. Returns the frame (pointing
+// into `data`), or null with *why (if given) set to the reason: kMalformed
+// (verifier failure, or no body), kWrongVersion, kWrongChassis; *why is
+// kNone on success. `data` must be 8-byte aligned (FlatBuffers reads scalars
+// in place). Slot membership is checked by the Bus, which knows the peers.
 enum class Reject { kNone, kMalformed, kWrongChassis, kWrongVersion };
 const wire::Frame* CheckFrame(const uint8_t* data, size_t size, uint64_t chassis_id, Reject* why);
 

@@ -1,0 +1,30 @@
+// Bus-wide counters, shared by the bus and its links (a link may briefly
+// outlive its removal while a sender or the delay line still holds it).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "bus/bus.h"
+
+namespace bp::bus {
+
+struct AtomicCounters {
+  std::atomic<uint64_t> sent{0};
+  std::atomic<uint64_t> received{0};
+  std::atomic<uint64_t> dropped{0};
+  std::atomic<uint64_t> malformed{0};
+  std::atomic<uint64_t> unknown_slot{0};
+  std::atomic<uint64_t> wrong_chassis{0};
+  std::atomic<uint64_t> wrong_version{0};
+  std::atomic<uint64_t> dropped_fault_in{0};
+
+  BusCounters Snapshot() const {
+    constexpr auto r = std::memory_order_relaxed;
+    return BusCounters{sent.load(r),          received.load(r),        dropped.load(r),
+                       malformed.load(r),     unknown_slot.load(r),    wrong_chassis.load(r),
+                       wrong_version.load(r), dropped_fault_in.load(r)};
+  }
+};
+
+}  // namespace bp::bus

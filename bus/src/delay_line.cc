@@ -1,0 +1,69 @@
+// The delay line (see delay_line.h).
+#include "delay_line.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "link.h"
+
+namespace bp::bus {
+namespace {
+
+// Upper bound on one wait, so an injected clock that does not follow the
+// steady clock is still re-read regularly.
+constexpr int64_t kMaxWaitUs = 10'000;
+
+}  // namespace
+
+bool DelayLine::Push(int64_t due_us, std::shared_ptr<Link> link, OutFrame frame) {
+  std::lock_guard lock(mu_);
+  if (stopped_) return false;
+  if (!thread_.joinable()) thread_ = std::thread([this] { Run(); });
+  bool new_head = queue_.empty() || due_us < queue_.top().due_us;
+  queue_.push(Item{due_us, next_seq_++, std::move(link), std::move(frame)});
+  if (new_head) cv_.notify_one();
+  return true;
+}
+
+void DelayLine::Stop() {
+  std::priority_queue<Item, std::vector<Item>, Later> left;
+  {
+    std::lock_guard lock(mu_);
+    stopped_ = true;
+    std::swap(left, queue_);
+    cv_.notify_one();
+  }
+  if (thread_.joinable()) thread_.join();
+  for (; !left.empty(); left.pop()) left.top().link->DropDelayed();
+}
+
+void DelayLine::Run() {
+  Item item;
+  while (PopDue(&item)) {
+    // Sent outside mu_: the link takes its own mutex, and senders hold that
+    // one while pushing here.
+    item.link->SendDelayed(item.frame);
+    item = Item{};
+  }
+}
+
+// Blocks until the earliest frame is due (returns it) or the line stops.
+bool DelayLine::PopDue(Item* out) {
+  std::unique_lock lock(mu_);
+  while (!stopped_) {
+    if (queue_.empty()) {
+      cv_.wait(lock);
+      continue;
+    }
+    int64_t wait_us = queue_.top().due_us - clock_->NowMicros();
+    if (wait_us <= 0) {
+      *out = queue_.top();
+      queue_.pop();
+      return true;
+    }
+    cv_.wait_for(lock, std::chrono::microseconds(std::min(wait_us, kMaxWaitUs)));
+  }
+  return false;
+}
+
+}  // namespace bp::bus

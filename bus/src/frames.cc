@@ -1,0 +1,111 @@
+// Builders and the receive-side check for bus/schema/frames.fbs.
+//
+// Each builder sizes its FlatBufferBuilder for the whole frame up front and
+// hands the builder's own allocation to the OutFrame (Release): one
+// allocation, no growth copies, no copy out. A reused thread_local builder
+// would save that allocation only at the price of copying the finished bytes
+// out (the OutFrame must own them), which costs more for large RepMsgs.
+#include "bus/frames.h"
+
+#include <memory>
+#include <utility>
+
+namespace bp::bus {
+namespace {
+
+// Room for the Frame header table, the union and vtables of a body.
+constexpr size_t kFrameOverheadBytes = 128;
+// Deepest legal nesting is Frame > AppRequest > [KvOp] > KvOp > [ubyte].
+constexpr flatbuffers::uoffset_t kMaxDepth = 16;
+// An AppRequest carries one table per KvOp; bounds the verifier's work.
+constexpr flatbuffers::uoffset_t kMaxTables = 1'000'000;
+
+OutFrame Release(flatbuffers::FlatBufferBuilder& fbb) {
+  return OutFrame(std::make_shared<const flatbuffers::DetachedBuffer>(fbb.Release()));
+}
+
+flatbuffers::Offset<flatbuffers::Vector<uint8_t>> Bytes(flatbuffers::FlatBufferBuilder& fbb,
+                                                        std::span<const uint8_t> bytes) {
+  return fbb.CreateVector(bytes.data(), bytes.size());
+}
+
+}  // namespace
+
+OutFrame FinishFrame(flatbuffers::FlatBufferBuilder& fbb, const FrameHeader& h,
+                     wire::Body body_type, flatbuffers::Offset<void> body) {
+  auto frame = wire::CreateFrame(fbb, kProtocolVersion, h.chassis_id, h.sender, body_type, body);
+  wire::FinishFrameBuffer(fbb, frame);
+  return Release(fbb);
+}
+
+OutFrame BuildRepMsg(const FrameHeader& h, std::span<const uint8_t> control,
+                     std::span<const uint8_t> rec, Lsn lsn, uint32_t flags, uint32_t gen) {
+  flatbuffers::FlatBufferBuilder fbb(control.size() + rec.size() + kFrameOverheadBytes);
+  auto control_off = Bytes(fbb, control);
+  auto rec_off = Bytes(fbb, rec);
+  auto body = wire::CreateRepMsg(fbb, control_off, rec_off, lsn.file, lsn.offset, flags, gen);
+  return FinishFrame(fbb, h, wire::Body::RepMsg, body.Union());
+}
+
+OutFrame BuildAck(const FrameHeader& h, uint32_t gen, Lsn lsn) {
+  flatbuffers::FlatBufferBuilder fbb(kFrameOverheadBytes);
+  auto body = wire::CreateAck(fbb, gen, lsn.file, lsn.offset);
+  return FinishFrame(fbb, h, wire::Body::Ack, body.Union());
+}
+
+OutFrame BuildHeartbeat(const FrameHeader& h, const HeartbeatInfo& info) {
+  flatbuffers::FlatBufferBuilder fbb(kFrameOverheadBytes);
+  auto body =
+      wire::CreateHeartbeat(fbb, info.role, info.gen, info.master, info.startup_done, info.reinit,
+                            info.electable, info.priority, info.next_lsn.file, info.next_lsn.offset,
+                            info.seq, info.lease_valid, info.confirm_gen);
+  return FinishFrame(fbb, h, wire::Body::Heartbeat, body.Union());
+}
+
+HeartbeatInfo ReadHeartbeat(const wire::Heartbeat& hb) {
+  HeartbeatInfo info;
+  info.role = hb.role();
+  info.gen = hb.gen();
+  info.master = hb.master();
+  info.startup_done = hb.startup_done();
+  info.reinit = hb.reinit();
+  info.electable = hb.electable();
+  info.priority = hb.priority();
+  info.next_lsn = Lsn{hb.next_lsn_file(), hb.next_lsn_offset()};
+  info.seq = hb.seq();
+  info.lease_valid = hb.lease_valid();
+  info.confirm_gen = hb.confirm_gen();
+  return info;
+}
+
+const wire::Frame* CheckFrame(const uint8_t* data, size_t size, uint64_t chassis_id, Reject* why) {
+  Reject ignored;
+  Reject& reason = why != nullptr ? *why : ignored;
+  reason = Reject::kMalformed;
+  // The Verifier asserts on sizes beyond the FlatBuffers limit: reject first.
+  if (data == nullptr || size < sizeof(flatbuffers::uoffset_t) ||
+      size >= FLATBUFFERS_MAX_BUFFER_SIZE) {
+    return nullptr;
+  }
+  flatbuffers::Verifier::Options opts;
+  opts.max_depth = kMaxDepth;
+  opts.max_tables = kMaxTables;
+  flatbuffers::Verifier verifier(data, size, opts);
+  if (!wire::VerifyFrameBuffer(verifier)) return nullptr;
+  const wire::Frame* frame = wire::GetFrame(data);
+  // Version first: a newer board's body may be one this build does not know.
+  if (frame->version() != kProtocolVersion) {
+    reason = Reject::kWrongVersion;
+    return nullptr;
+  }
+  // A frame without a body carries nothing a handler could act on.
+  if (frame->body_type() == wire::Body::NONE || frame->body() == nullptr) return nullptr;
+  if (frame->chassis() != chassis_id) {
+    reason = Reject::kWrongChassis;
+    return nullptr;
+  }
+  reason = Reject::kNone;
+  return frame;
+}
+
+}  // namespace bp::bus
