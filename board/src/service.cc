@@ -120,7 +120,6 @@ WriteResult Engine::Write(const std::vector<memenv::BatchOp>& ops, RequestId id)
     }
     return r;
   }
-  env_->NoteCommit();
   r.durable = t_perm_outcome.seen ? t_perm_outcome.met : acks_.Needed() == 0;
   r.token.assign(reinterpret_cast<const char*>(token.buf), sizeof token.buf);
   ++writes_;
