@@ -5,5 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SANITIZE=${BP_SANITIZE:-OFF}
 if [ "$SANITIZE" = ON ]; then BUILD_DIR=${BUILD_DIR:-build-asan}; else BUILD_DIR=${BUILD_DIR:-build}; fi
-cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=${BUILD_TYPE:-RelWithDebInfo} -DBP_SANITIZE="$SANITIZE" >/dev/null
+# The sanitizer build skips the benchmarks: it exists to run the test suites.
+BENCH=ON
+if [ "$SANITIZE" = ON ]; then BENCH=OFF; fi
+cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=${BUILD_TYPE:-RelWithDebInfo} -DBP_SANITIZE="$SANITIZE" \
+  -DBP_BUILD_BENCHMARKS="${BP_BUILD_BENCHMARKS:-$BENCH}" >/dev/null
 cmake --build "$BUILD_DIR" -j "$(nproc)"
