@@ -18,6 +18,7 @@ AckTracker::AckTracker(const ChassisConfig& config, int self_slot,
 
 void AckTracker::SetGeneration(uint32_t gen) {
   std::lock_guard<std::mutex> l(mu_);
+  closed_ = false;
   if (gen == gen_) return;
   gen_ = gen;
   for (auto& [slot, r] : replicas_) r.lsn = {};
@@ -104,6 +105,10 @@ AckOutcome AckTracker::Wait(bus::Lsn lsn, uint32_t timeout_ms) {
   ++waits_;
   int live = 0;
   out.needed = NeededLocked(&live);
+  if (closed_ && out.needed > 0) {  // stepping down: nothing will be acked for us
+    ++failures_;
+    return out;
+  }
   if (out.needed == 0) {
     out.met = true;
     return out;
@@ -139,6 +144,7 @@ void AckTracker::Abort() {
   {
     std::lock_guard<std::mutex> l(mu_);
     ++abort_epoch_;
+    closed_ = true;
   }
   cv_.notify_all();
 }

@@ -114,6 +114,19 @@ void Engine::RunElection() {
   }
 }
 
+// Keeps new messages and application calls out, waits (bounded) for those
+// inside, then changes role. Called with rep_start_mu_ held, never from a
+// thread inside a gate (the worker promotes after leaving its gate).
+int Engine::QuiescedRepStart(uint32_t flags) {
+  message_gate_.CloseAndDrain(std::chrono::milliseconds(500));
+  api_gate_.CloseAndDrain(std::chrono::milliseconds(500));
+  DB_ENV* env = env_->raw();
+  int ret = env->rep_start(env, nullptr, flags);
+  api_gate_.Open();
+  message_gate_.Open();
+  return ret;
+}
+
 void Engine::Promote() {
   std::lock_guard<std::mutex> rl(rep_start_mu_);
   if (!elected_pending_.load()) return;
@@ -121,22 +134,10 @@ void Engine::Promote() {
     elected_pending_ = false;
     return;
   }
-  // Quiesce: keep new messages out, wait (bounded) for those inside.
-  {
-    std::unique_lock<std::mutex> l(gate_mu_);
-    gate_closed_ = true;
-    gate_cv_.wait_for(l, std::chrono::milliseconds(500), [&] { return in_process_ == 0; });
-  }
   int64_t t0 = clock_.NowMicros();
-  DB_ENV* env = env_->raw();
-  int ret = env->rep_start(env, nullptr, DB_REP_MASTER);
+  int ret = QuiescedRepStart(DB_REP_MASTER);
   promotion_us_last_ = uint64_t(clock_.NowMicros() - t0);
   elected_pending_ = false;
-  {
-    std::lock_guard<std::mutex> l(gate_mu_);
-    gate_closed_ = false;
-  }
-  gate_cv_.notify_all();
   if (ret != 0) {
     Log(std::string("rep_start(MASTER) after winning failed: ") + db_strerror(ret));
     return;
@@ -168,10 +169,11 @@ void Engine::OnBecameMaster() {
 void Engine::Demote(const char* why) {
   std::lock_guard<std::mutex> rl(rep_start_mu_);
   if (role_.load() != Role::kMaster || stop_.load()) return;
-  acks_.Abort();  // committers waiting for acks return now
   role_ = Role::kClient;  // new writes are refused from here on
-  DB_ENV* env = env_->raw();
-  int ret = env->rep_start(env, nullptr, DB_REP_CLIENT);
+  acks_.Abort();          // committers waiting for acks return now, and new waits at once
+  int64_t t0 = clock_.NowMicros();
+  int ret = QuiescedRepStart(DB_REP_CLIENT);
+  demotion_us_last_ = uint64_t(clock_.NowMicros() - t0);
   if (ret != 0) Log(std::string("rep_start(CLIENT) to step down failed: ") + db_strerror(ret));
   master_slot_ = -1;
   startup_done_ = false;

@@ -75,16 +75,9 @@ void Engine::WorkerLoop() {
     }
     if (stop_.load()) break;
     {
-      std::unique_lock<std::mutex> l(gate_mu_);
-      gate_cv_.wait(l, [&] { return !gate_closed_ || stop_.load(); });
-      ++in_process_;
+      GatePass pass(message_gate_);
+      ProcessRepMessage(*in);
     }
-    ProcessRepMessage(*in);
-    {
-      std::lock_guard<std::mutex> l(gate_mu_);
-      --in_process_;
-    }
-    gate_cv_.notify_all();
     // The VOTE2 that made us win is processed here: promote from this
     // thread, now outside rep_process_message (§3.5).
     if (elected_pending_.load()) Promote();

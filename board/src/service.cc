@@ -82,6 +82,12 @@ WriteResult Engine::Write(const std::vector<memenv::BatchOp>& ops, RequestId id)
   }
   r.status = CheckWrite(ops);
   if (!r.status.ok()) return r;
+  GatePass pass(api_gate_);  // a role change waits for this write (gate.h)
+  if (role_.load() != Role::kMaster) {
+    r.status = Status::NotMaster("board " + std::to_string(opts_.self_slot) +
+                                 " stepped down; not applied, retry at the master");
+    return r;
+  }
   memenv::Table* data = DataTable();
   memenv::Table* reqs = RequestTable();
   if (!data || !reqs) {
@@ -362,6 +368,7 @@ Result<std::string> Engine::Get(std::string_view key, ReadMode mode, std::string
                                  " cannot confirm it is still master (no quorum heard recently); retry");
     }
   }
+  GatePass pass(api_gate_);
   memenv::Table* data = DataTable();
   if (!data) return Status::NotFound("no such key (nothing written yet)");
   return data->Get(key);
@@ -370,6 +377,7 @@ Result<std::string> Engine::Get(std::string_view key, ReadMode mode, std::string
 Result<std::vector<std::pair<std::string, std::string>>> Engine::Scan(std::string_view start,
                                                                       std::string_view end,
                                                                       size_t limit) {
+  GatePass pass(api_gate_);
   memenv::Table* data = DataTable();
   if (!data) return std::vector<std::pair<std::string, std::string>>{};
   return data->Scan(start, end, limit);

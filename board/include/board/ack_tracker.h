@@ -59,7 +59,8 @@ class AckTracker {
   // Blocks until the policy is met for `lsn` or `timeout_ms` passes.
   AckOutcome Wait(bus::Lsn lsn, uint32_t timeout_ms);
 
-  // Wakes every waiter (shutdown or demotion), making them return unmet.
+  // Wakes every waiter (shutdown or demotion), making them return unmet;
+  // later waits return unmet at once until SetGeneration (a new mastership).
   void Abort();
 
   // Highest LSN the policy is currently met for (status, duplicate replies).
@@ -87,6 +88,7 @@ class AckTracker {
   std::map<int, Replica> replicas_;  // by slot, never self
   uint32_t gen_ = 0;
   uint64_t abort_epoch_ = 0;
+  bool closed_ = false;
   uint64_t waits_ = 0, failures_ = 0;
 };
 

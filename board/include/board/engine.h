@@ -40,6 +40,7 @@
 #include "board/ack_tracker.h"
 #include "board/config.h"
 #include "board/events.h"
+#include "board/gate.h"
 #include "board/peers.h"
 #include "board/work_queue.h"
 #include "bp/status.h"
@@ -193,13 +194,14 @@ class Engine : private bus::Handler {
 
   // Replication messages, in arrival order, for the worker.
   WorkQueue<bus::InFrame> rep_queue_;
-  // The gate in front of rep_process_message: closed while promoting so no
-  // thread is inside (bdb-base-api.md §3.6: otherwise rep_start(MASTER)
-  // sleeps a second and a second master can appear).
-  std::mutex gate_mu_;
-  std::condition_variable gate_cv_;
-  int in_process_ = 0;
-  bool gate_closed_ = false;
+  // Gates in front of rep_process_message and of application calls into
+  // Berkeley DB: closed around every rep_start so that no thread is inside
+  // (bdb-base-api.md §3.6: otherwise rep_start sleeps a second, and during a
+  // promotion a second master can appear). See gate.h.
+  Gate message_gate_;
+  Gate api_gate_;
+  // Closes both gates, runs rep_start(flags), reopens them.
+  int QuiescedRepStart(uint32_t flags);
 
   // Every rep_start call goes through this lock (§0 item 7).
   std::mutex rep_start_mu_;
@@ -229,7 +231,7 @@ class Engine : private bus::Handler {
   std::atomic<uint64_t> anywhere_routed_{0};
   std::atomic<uint64_t> writes_{0}, writes_not_durable_{0}, forwarded_{0}, duplicates_{0};
   std::atomic<uint64_t> throttled_{0};
-  std::atomic<uint64_t> promotion_us_last_{0};
+  std::atomic<uint64_t> promotion_us_last_{0}, demotion_us_last_{0};
 
   // Forwarded writes waiting for the master's reply (origin side).
   struct PendingForward {
