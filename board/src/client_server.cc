@@ -3,6 +3,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <cstring>
+#include <vector>
 #include <zmq.hpp>
 
 #include "client_generated.h"
@@ -158,6 +160,14 @@ void ClientServer::Loop() {
         (void)sockets_->router.recv(extra, zmq::recv_flags::none);
       }
       ++requests_;
+      // FlatBuffers reads 4- and 8-byte fields in place; ZeroMQ may hand
+      // over a message at any address, so copy a misaligned one.
+      if (reinterpret_cast<uintptr_t>(body.data()) % 8 != 0) {
+        std::vector<uint64_t> aligned((body.size() + 7) / 8);
+        std::memcpy(aligned.data(), body.data(), body.size());
+        Handle(id.to_string(), reinterpret_cast<const uint8_t*>(aligned.data()), body.size());
+        continue;
+      }
       Handle(id.to_string(), static_cast<const uint8_t*>(body.data()), body.size());
     }
   }

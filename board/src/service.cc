@@ -102,7 +102,7 @@ WriteResult Engine::Write(const std::vector<memenv::BatchOp>& ops, RequestId id)
   ThrottleForLaggingReplicas();
   DB_TXN_TOKEN token;
   std::memset(&token, 0, sizeof token);
-  t_perm_outcome = PermOutcome{};
+  ThisThreadPermOutcome() = PermOutcome{};
   // A duplicate re-writes only its request record: nothing is applied twice,
   // and this commit's acknowledgement covers the original one's, so the
   // caller learns whether it is durable now.
@@ -126,7 +126,8 @@ WriteResult Engine::Write(const std::vector<memenv::BatchOp>& ops, RequestId id)
     }
     return r;
   }
-  r.durable = t_perm_outcome.seen ? t_perm_outcome.met : acks_.Needed() == 0;
+  const PermOutcome& po = ThisThreadPermOutcome();
+  r.durable = po.seen ? po.met : acks_.Needed() == 0;
   r.token.assign(reinterpret_cast<const char*>(token.buf), sizeof token.buf);
   ++writes_;
   if (r.duplicate) ++duplicates_;

@@ -14,7 +14,10 @@
 
 namespace bp::board {
 
-thread_local PermOutcome t_perm_outcome;
+PermOutcome& ThisThreadPermOutcome() {
+  static thread_local PermOutcome outcome;
+  return outcome;
+}
 
 int Engine::SendCallback(__db_env* env, const DBT* control, const DBT* rec, const DB_LSN* lsnp,
                          int envid, uint32_t flags) {
@@ -53,10 +56,11 @@ int Engine::Send(const DBT* control, const DBT* rec, const DB_LSN* lsnp, int env
   // PERMANENT on the master: wait for the ack policy.
   ++perm_waits_;
   AckOutcome out = acks_.Wait(lsn, opts_.config.ack_timeout_ms);
-  t_perm_outcome.seen = true;
-  t_perm_outcome.met = out.met;
-  t_perm_outcome.needed = out.needed;
-  t_perm_outcome.got = out.got;
+  PermOutcome& po = ThisThreadPermOutcome();
+  po.seen = true;
+  po.met = out.met;
+  po.needed = out.needed;
+  po.got = out.got;
   if (out.met) return 0;
   ++perm_failures_;
   Emit(EventKind::kPermFailed, -1,

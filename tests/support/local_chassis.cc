@@ -27,7 +27,10 @@ LocalChassis::LocalChassis(ChassisOptions options) : opts_(std::move(options)) {
   config_.ack_policy = opts_.ack_policy;
   if (opts_.tweak) opts_.tweak(config_);
   std::ofstream(config_path()) << board::ToToml(config_);
-  if (opts_.board_exe.empty()) opts_.board_exe = BP_BOARD_EXE;
+  // BP_BOARD_EXE in the environment overrides the build's board (for
+  // example to run the suite against a sanitizer build of the board).
+  const char* env_exe = getenv("BP_BOARD_EXE");
+  if (opts_.board_exe.empty()) opts_.board_exe = env_exe && *env_exe ? env_exe : BP_BOARD_EXE;
 }
 
 LocalChassis::~LocalChassis() {

@@ -1,7 +1,9 @@
 #include "raw_client.h"
 
 #include <chrono>
+#include <cstring>
 #include <random>
+#include <vector>
 #include <zmq.hpp>
 
 #include "client_generated.h"
@@ -69,9 +71,13 @@ Result<RawClient::Reply> RawClient::Call(const std::string& frame, uint64_t seq,
     if (!(item.revents & ZMQ_POLLIN)) continue;
     zmq::message_t msg;
     if (!sock_->recv(msg, zmq::recv_flags::dontwait)) continue;
-    flatbuffers::Verifier v(static_cast<const uint8_t*>(msg.data()), msg.size());
+    // Aligned copy: FlatBuffers reads fields in place.
+    std::vector<uint64_t> buf((msg.size() + 7) / 8);
+    std::memcpy(buf.data(), msg.data(), msg.size());
+    const auto* data = reinterpret_cast<const uint8_t*>(buf.data());
+    flatbuffers::Verifier v(data, msg.size());
     if (!wire::VerifyClientFrameBuffer(v)) return bp::Status::Internal("malformed reply");
-    const auto* r = wire::GetClientFrame(msg.data())->msg_as_ClientReply();
+    const auto* r = wire::GetClientFrame(data)->msg_as_ClientReply();
     if (!r || (r->seq() != seq && seq != 0)) continue;  // an event or a stale reply
     Reply out;
     out.status = bp::Status(static_cast<bp::Status::Code>(r->code()),

@@ -13,6 +13,8 @@ struct PermOutcome {
   int got = 0;
 };
 
-extern thread_local PermOutcome t_perm_outcome;
+// This thread's outcome (a function, not an extern thread_local: those go
+// through TLS wrapper functions that sanitizers flag across units).
+PermOutcome& ThisThreadPermOutcome();
 
 }  // namespace bp::board
