@@ -87,6 +87,9 @@ void Engine::RunElection() {
     nvotes = 1;  // failover / preferred: the survivor may elect itself (README: the risk)
   }
   int nsites = std::max(alive, nvotes);
+  // With leases Berkeley DB requires nsites = 0 (the configured group): a
+  // board that granted a lease cannot vote until it expires anyway.
+  if (c.leases) nsites = 0;
   in_election_ = true;
   ++elections_;
   Emit(EventKind::kElectionStarted, -1,

@@ -133,8 +133,8 @@ Status Engine::ConfigureReplication(__db_env* env) {
   // Only electable boards vote (a non-electable board ignores HOLDELECTION),
   // so nsites and the election majority count electable boards.
   BP_RETURN_IF_ERROR(check(env->rep_set_nsites(env, uint32_t(c.ElectableCount())), "rep_set_nsites"));
-  uint32_t priority = self.electable ? self.priority : 0;
-  BP_RETURN_IF_ERROR(check(env->rep_set_priority(env, priority), "rep_set_priority"));
+  (void)self;
+  BP_RETURN_IF_ERROR(check(env->rep_set_priority(env, ElectionPriority()), "rep_set_priority"));
   BP_RETURN_IF_ERROR(check(env->rep_set_timeout(env, DB_REP_ELECTION_TIMEOUT,
                                                 c.election_timeout_ms * 1000),
                            "rep_set_timeout(ELECTION_TIMEOUT)"));

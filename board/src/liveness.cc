@@ -35,6 +35,7 @@ void Engine::TickerLoop() {
         last_flush_us = now;
       }
       RetryForwards(now);
+      MaybeHandOver(now);
       if (panicked_.load()) {
         Log("environment panicked: this board must restart empty and rejoin");
       }

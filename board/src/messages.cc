@@ -20,6 +20,14 @@ void Engine::OnFrame(bus::InFrame&& in) {
       rep_queue_.Push(std::move(in));
       break;
     case wire::Body::Ack: {
+      // With master leases an ack must be counted only after the same
+      // replica's preceding lease grant was processed, or every commit's
+      // lease check misses and sleeps 50 ms (bdb-base-api.md §1.7): so acks
+      // then take the replication queue, in order.
+      if (opts_.config.leases) {
+        rep_queue_.Push(std::move(in));
+        break;
+      }
       const auto* a = f->body_as_Ack();
       if (role_.load() == Role::kMaster) acks_.OnAck(sender, a->gen(), {a->lsn_file(), a->lsn_offset()});
       break;
@@ -74,6 +82,10 @@ void Engine::WorkerLoop() {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
     if (stop_.load()) break;
+    if (const auto* a = in->frame()->body_as_Ack()) {  // leases: acks in order
+      if (role_.load() == Role::kMaster) acks_.OnAck(in->sender(), a->gen(), {a->lsn_file(), a->lsn_offset()});
+      continue;
+    }
     {
       GatePass pass(message_gate_);
       ProcessRepMessage(*in);

@@ -190,6 +190,13 @@ void Engine::SubmitWrite(std::vector<memenv::BatchOp> ops, RequestId id,
     return;
   }
   int64_t now = clock_.NowMicros();
+  st = CheckWritable(now);
+  if (!st.ok()) {
+    WriteResult r;
+    r.status = st;
+    done(r);
+    return;
+  }
   {
     std::lock_guard<std::mutex> l(fwd_mu_);
     PendingForward& p = forwards_[id];

@@ -160,6 +160,12 @@ class Engine : private bus::Handler {
   void OnBecameMaster();
   void RefreshRepState();
 
+  // two_board.cc
+  bool PreferredMode() const;
+  void MaybeHandOver(int64_t now_us);
+  uint32_t ElectionPriority() const;
+  Status CheckWritable(int64_t now_us) const;
+
   // liveness.cc
   void TickerLoop();
   void SendHeartbeat();
