@@ -1,0 +1,233 @@
+#include "board.h"
+
+#include <nlohmann/json.hpp>
+#include <zmq.hpp>
+
+#include "errors.h"
+#include "subscription.h"
+
+namespace fw {
+
+void DefaultOptions(fw_options_t* opts) {
+  *opts = fw_options_t{};
+  Options d;
+  opts->request_timeout_ms = d.request_timeout_ms;
+  opts->connect_timeout_ms = d.connect_timeout_ms;
+  opts->write_retries = d.write_retries;
+  opts->retry_backoff_ms = d.retry_backoff_ms;
+  opts->max_key_bytes = d.max_key_bytes;
+  opts->max_value_bytes = d.max_value_bytes;
+}
+
+fw_err_t ResolveOptions(const fw_options_t* in, Options* out) {
+  if (in == nullptr)
+    return Fail(FW_ERR_INVALID_ARG, "options are NULL: fill them with fw_options_init");
+  if (in->endpoint == nullptr || in->endpoint[0] == '\0') {
+    return Fail(FW_ERR_INVALID_ARG,
+                "options.endpoint is empty: give the board's client endpoint "
+                "(client_endpoint of its slot in chassis.toml, e.g. ipc:///run/bp/slot1.client)");
+  }
+  out->endpoint = in->endpoint;
+  // Zero means "default", so a zero-initialised struct is usable.
+  auto pick = [](uint32_t v, uint32_t d) { return v ? v : d; };
+  out->request_timeout_ms = pick(in->request_timeout_ms, out->request_timeout_ms);
+  out->connect_timeout_ms = pick(in->connect_timeout_ms, out->connect_timeout_ms);
+  out->write_retries = in->write_retries;
+  out->retry_backoff_ms = pick(in->retry_backoff_ms, out->retry_backoff_ms);
+  out->max_key_bytes = pick(in->max_key_bytes, out->max_key_bytes);
+  out->max_value_bytes = pick(in->max_value_bytes, out->max_value_bytes);
+  out->lazy_connect = in->lazy_connect != 0;
+  return FW_OK;
+}
+
+}  // namespace fw
+
+fw_board::fw_board(fw::Options options) : opts_(std::move(options)) {}
+
+fw_board::~fw_board() { Shutdown(); }
+
+fw_err_t fw_board::Open() {
+  ctx_ = std::make_unique<zmq::context_t>(1);
+  try {
+    channel_ = std::make_unique<fw::Channel>(*ctx_, opts_.endpoint, opts_.connect_timeout_ms);
+  } catch (const zmq::error_t& e) {
+    return fw::Fail(FW_ERR_INVALID_ARG, "cannot connect to endpoint '" + opts_.endpoint + "': " +
+                                            e.what() + " (use ipc://PATH or tcp://HOST:PORT)");
+  }
+  if (opts_.lazy_connect) return FW_OK;
+  std::string json;
+  return StatusJson(&json);  // proves a board answers
+}
+
+void fw_board::Shutdown() {
+  closed_ = true;
+  std::unique_ptr<fw::Subscription> sub;
+  {
+    std::lock_guard<std::mutex> l(sub_mu_);
+    sub = std::move(sub_);
+  }
+  sub.reset();  // joins the event thread; its callback may still take sub_mu_
+  std::lock_guard<std::mutex> l(mu_);  // waits for a call in flight
+  channel_.reset();
+  ctx_.reset();  // every socket of the context is closed by now
+}
+
+std::string fw_board::Where(const char* what) const {
+  return std::string(what) + " at " + opts_.endpoint + ": ";
+}
+
+fw_err_t fw_board::NoBoard(const char* what) const {
+  return fw::Fail(FW_ERR_BOARD_DOWN,
+                  Where(what) + "no board answering (not connected within " +
+                      std::to_string(opts_.connect_timeout_ms) +
+                      " ms); is the board process running? (check the endpoint against "
+                      "client_endpoint in chassis.toml)");
+}
+
+fw_err_t fw_board::CheckKey(const char* key, size_t klen) const {
+  if (key == nullptr) return fw::Fail(FW_ERR_INVALID_ARG, "key is NULL");
+  if (klen == 0) return fw::Fail(FW_ERR_INVALID_ARG, "empty key: keys must be 1 byte or more");
+  if (klen > opts_.max_key_bytes) {
+    return fw::Fail(FW_ERR_TOO_LARGE,
+                    "key of " + std::to_string(klen) + " bytes exceeds max_key_bytes = " +
+                        std::to_string(opts_.max_key_bytes) + "; shorten the key");
+  }
+  return FW_OK;
+}
+
+fw_err_t fw_board::CheckOps(const fw_op_t* ops, size_t n) const {
+  if (ops == nullptr) return fw::Fail(FW_ERR_INVALID_ARG, "ops is NULL");
+  if (n == 0) return fw::Fail(FW_ERR_INVALID_ARG, "empty batch: give at least one op");
+  for (size_t i = 0; i < n; ++i) {
+    const fw_op_t& op = ops[i];
+    int kind = fw::RawEnum(op.kind);
+    if (kind != FW_OP_PUT && kind != FW_OP_DELETE) {
+      return fw::Fail(FW_ERR_INVALID_ARG,
+                      "op " + std::to_string(i) + ": kind must be FW_OP_PUT or FW_OP_DELETE");
+    }
+    fw_err_t e = CheckKey(op.key, op.klen);
+    if (e != FW_OK) return fw::Fail(e, "op " + std::to_string(i) + ": " + fw::LastError());
+    if (kind == FW_OP_PUT && op.val == nullptr && op.vlen > 0) {
+      return fw::Fail(FW_ERR_INVALID_ARG, "op " + std::to_string(i) + ": value is NULL");
+    }
+    if (kind == FW_OP_PUT && op.vlen > opts_.max_value_bytes) {
+      return fw::Fail(FW_ERR_TOO_LARGE,
+                      "op " + std::to_string(i) + ": value of " + std::to_string(op.vlen) +
+                          " bytes exceeds max_value_bytes = " +
+                          std::to_string(opts_.max_value_bytes) + "; split the value");
+    }
+  }
+  return FW_OK;
+}
+
+// Sends one request and maps the transport outcome; the caller maps the
+// board's code. Requires mu_.
+fw_err_t fw_board::Simple(const char* what, const std::string& request, uint64_t seq,
+                          fw::Reply* reply) {
+  fw::CallResult r = channel_->Call(request, seq, opts_.request_timeout_ms);
+  switch (r.kind) {
+    case fw::CallResult::Kind::kNotSent:
+      return NoBoard(what);
+    case fw::CallResult::Kind::kNoReply:
+      return fw::Fail(FW_ERR_TIMEOUT, Where(what) + "no reply within " +
+                                          std::to_string(opts_.request_timeout_ms) +
+                                          " ms (board overloaded or stopped?); retry");
+    case fw::CallResult::Kind::kBadFrame:
+      return fw::Fail(FW_ERR_PROTOCOL, Where(what) +
+                                           "the board sent a frame this shim cannot read; "
+                                           "are the shim and the board the same version?");
+    case fw::CallResult::Kind::kReply:
+      break;
+  }
+  *reply = std::move(r.reply);
+  if (reply->code == fw::kBoardOk) return FW_OK;
+  return fw::Fail(fw::FromBoardCode(reply->code), Where(what) + reply->message);
+}
+
+fw_err_t fw_board::Get(std::string_view key, fw_read_mode_t mode, std::string* value) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (closed_) return fw::Fail(FW_ERR_CLOSED, "handle is closing");
+  uint64_t seq = next_seq_++;
+  // The board's own wait (read-your-writes) ends before ours, so a slow
+  // apply comes back as the board's explanation rather than our timeout.
+  uint32_t board_wait_ms = opts_.request_timeout_ms * 3 / 4;
+  std::string_view token = mode == FW_READ_YOUR_WRITES ? std::string_view(token_) : "";
+  fw::Reply reply;
+  fw_err_t e = Simple("get", fw::EncodeGet(seq, key, mode, token, board_wait_ms), seq, &reply);
+  if (e != FW_OK) return e;
+  *value = std::move(reply.value);
+  return fw::Succeed();
+}
+
+fw_err_t fw_board::StatusJson(std::string* json) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (closed_) return fw::Fail(FW_ERR_CLOSED, "handle is closing");
+  uint64_t seq = next_seq_++;
+  fw::Reply reply;
+  fw_err_t e = Simple("status", fw::EncodeStatus(seq), seq, &reply);
+  if (e != FW_OK) return e;
+  *json = std::move(reply.status_json);
+  return fw::Succeed();
+}
+
+fw_err_t fw_board::Admin(std::string_view cmd, std::string* json) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (closed_) return fw::Fail(FW_ERR_CLOSED, "handle is closing");
+    uint64_t seq = next_seq_++;
+    fw::Reply reply;
+    fw_err_t e = Simple("admin", fw::EncodeAdmin(seq, cmd), seq, &reply);
+    if (e != FW_OK) return e;
+    *json = std::move(reply.status_json);
+  }
+  // The board answers a rejected command with {"ok":false,"error":...}.
+  nlohmann::json j = nlohmann::json::parse(*json, nullptr, false);
+  if (j.is_object() && j.contains("ok") && j["ok"] == false) {
+    std::string why = j.value("error", std::string("rejected"));
+    return fw::Fail(FW_ERR_INVALID_ARG, Where("admin") + why);
+  }
+  return fw::Succeed();
+}
+
+fw_err_t fw_board::Subscribe(fw_event_cb cb, void* arg, int* fd) {
+  std::lock_guard<std::mutex> l(sub_mu_);
+  if (closed_) return fw::Fail(FW_ERR_CLOSED, "handle is closing");
+  if (sub_) {
+    return fw::Fail(FW_ERR_INVALID_ARG,
+                    "this handle is already subscribed; fw_unsubscribe first or use its fd");
+  }
+  std::unique_ptr<fw::Subscription> s;
+  fw_err_t e = fw::Subscription::Start(*ctx_, opts_, cb, arg, &s);
+  if (e != FW_OK) return e;
+  if (fd) *fd = s->fd();
+  sub_ = std::move(s);
+  return fw::Succeed();
+}
+
+fw_err_t fw_board::Unsubscribe() {
+  std::unique_ptr<fw::Subscription> s;
+  {
+    std::lock_guard<std::mutex> l(sub_mu_);
+    if (!sub_) return fw::Fail(FW_ERR_INVALID_ARG, "this handle has no subscription");
+    if (sub_->OnEventThread()) {
+      return fw::Fail(FW_ERR_INVALID_ARG,
+                      "fw_unsubscribe/fw_close called from the event callback; call it from "
+                      "another thread");
+    }
+    s = std::move(sub_);
+  }
+  s.reset();  // joins the event thread outside sub_mu_
+  return fw::Succeed();
+}
+
+bool fw_board::OnEventThread() {
+  std::lock_guard<std::mutex> l(sub_mu_);
+  return sub_ && sub_->OnEventThread();
+}
+
+fw_err_t fw_board::NextEvent(fw_event_t* out) {
+  std::lock_guard<std::mutex> l(sub_mu_);
+  if (!sub_) return fw::Fail(FW_ERR_INVALID_ARG, "no subscription: call fw_subscribe first");
+  if (!sub_->Next(out)) return fw::Fail(FW_ERR_AGAIN, "no event pending");
+  return fw::Succeed();
+}
