@@ -161,6 +161,7 @@ void Engine::OnBecameMaster() {
   startup_done_ = true;
   mastership_since_us_ = clock_.NowMicros();
   ++elections_won_;
+  WakeTicker();
   env_->InvalidateTables();
   SendHeartbeat();  // tell everyone now, not at the next tick
   Emit(EventKind::kElectionWon, opts_.self_slot);

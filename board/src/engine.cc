@@ -186,6 +186,7 @@ void Engine::EventCallback(__db_env* env, uint32_t event, void* info) {
       self->last_master_seen_us_ = self->clock_.NowMicros();
       self->startup_done_ = (m == self->opts_.self_slot);
       self->Emit(EventKind::kNewMaster, m);
+      self->WakeTicker();  // forwarded writes waiting for a master go now
       break;
     }
     case DB_EVENT_REP_STARTUPDONE:
@@ -223,6 +224,7 @@ void Engine::Stop() {
   }
   election_cv_.notify_all();
   rep_queue_.Close();
+  WakeTicker();
   if (worker_.joinable()) worker_.join();
   if (election_thread_.joinable()) election_thread_.join();
   if (ticker_.joinable()) ticker_.join();

@@ -40,11 +40,23 @@ void Engine::TickerLoop() {
         Log("environment panicked: this board must restart empty and rejoin");
       }
     }
-    std::this_thread::sleep_until(next);
+    {
+      std::unique_lock<std::mutex> l(tick_mu_);
+      tick_cv_.wait_until(l, next, [&] { return tick_now_ || stop_.load(); });
+      tick_now_ = false;
+    }
     if (std::chrono::steady_clock::now() > next + 10 * interval) {
       next = std::chrono::steady_clock::now();  // we were paused (SIGSTOP): don't burst
     }
   }
+}
+
+void Engine::WakeTicker() {
+  {
+    std::lock_guard<std::mutex> l(tick_mu_);
+    tick_now_ = true;
+  }
+  tick_cv_.notify_all();
 }
 
 void Engine::RefreshRepState() {

@@ -25,8 +25,8 @@ struct Options {
   std::string endpoint;
   uint32_t request_timeout_ms = 2000;
   uint32_t connect_timeout_ms = 500;
-  uint32_t write_retries = 4;
-  uint32_t retry_backoff_ms = 25;
+  uint32_t write_retries = 8;
+  uint32_t retry_backoff_ms = 4;  // a backplane fails over in milliseconds
   uint32_t max_key_bytes = 1024;
   uint32_t max_value_bytes = 1u << 20;
   bool lazy_connect = false;

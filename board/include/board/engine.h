@@ -251,6 +251,12 @@ class Engine : private bus::Handler {
   std::mutex fwd_mu_;
   std::map<RequestId, PendingForward> forwards_;
 
+  // Wakes the ticker early (a new master: send waiting forwarded writes now).
+  std::mutex tick_mu_;
+  std::condition_variable tick_cv_;
+  bool tick_now_ = false;
+  void WakeTicker();
+
   ThreadPool write_pool_;
   std::thread worker_, election_thread_, ticker_;
   std::mutex log_mu_;

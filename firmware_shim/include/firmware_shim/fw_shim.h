@@ -121,8 +121,8 @@ typedef struct fw_options {
   uint32_t request_timeout_ms; /* one request's wait for its reply (default 2000) */
   uint32_t connect_timeout_ms; /* wait for a connection to the board before FW_ERR_BOARD_DOWN
                                   (default 500) */
-  uint32_t write_retries;      /* extra attempts of a write on retryable errors (default 4) */
-  uint32_t retry_backoff_ms;   /* first backoff, doubled each retry, capped at 1 s (default 25) */
+  uint32_t write_retries;      /* extra attempts of a write on retryable errors (default 8) */
+  uint32_t retry_backoff_ms;   /* first backoff, doubled each retry, capped at 1 s (default 4) */
   uint32_t max_key_bytes;      /* checked before sending (default 1024, the board's default) */
   uint32_t max_value_bytes;    /* checked before sending (default 1 MiB) */
   uint32_t lazy_connect;       /* 0 (default): fw_open checks that the board answers;

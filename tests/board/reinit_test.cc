@@ -1,0 +1,347 @@
+// Re-initialisation with real board processes: a board restarted empty
+// rejoins by Berkeley DB internal init (bulk transfer, rep_set_limit 1 MB),
+// with the pages served by the master or, via DB_REP_ANYWHERE routing, by an
+// in-sync replica. Each test prints the measured init time and MB/s.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "local_chassis.h"
+
+namespace bp::testing {
+namespace {
+
+constexpr int kSettleMs = 20000;
+constexpr int kInitMs = 60000;  // bound on an internal init of ~50 MB (ASan board included)
+
+using Clock = std::chrono::steady_clock;
+double SecondsSince(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+std::string Key(const std::string& prefix, int i) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%s%08d", prefix.c_str(), i);
+  return b;
+}
+
+std::string Value(int i, size_t bytes) {
+  std::string v(bytes, char('a' + i % 26));
+  std::string tag = std::to_string(i);
+  v.replace(0, tag.size(), tag);
+  return v;
+}
+
+// Loads `mb` megabytes of `value_bytes` values in batches through `slot`
+// (QUORUM). Returns the number of durable batches; every batch must succeed.
+size_t Load(LocalChassis& c, int slot, const std::string& prefix, int mb, size_t value_bytes = 4096,
+            int per_batch = 32) {
+  RawClient& cl = c.client(slot);
+  const int n = int((int64_t(mb) << 20) / int64_t(value_bytes));
+  size_t durable = 0;
+  for (int i = 0; i < n; i += per_batch) {
+    std::vector<std::pair<std::string, std::string>> puts;
+    for (int j = i; j < std::min(n, i + per_batch); ++j) puts.emplace_back(Key(prefix, j), Value(j, value_bytes));
+    RawWrite w = cl.Batch(puts, 10000);
+    EXPECT_TRUE(w.status.ok()) << "batch at " << i << ": " << w.status.ToString();
+    if (!w.status.ok()) break;
+    durable += w.durable ? 1 : 0;
+  }
+  return durable;
+}
+
+// Every pair on a board, paged (one huge scan reply is avoided).
+std::map<std::string, std::string> Contents(LocalChassis& c, int slot) {
+  std::map<std::string, std::string> m;
+  std::string start;
+  for (;;) {
+    auto r = c.client(slot).Scan(start, "", 4000, 10000);
+    if (!r.ok()) return {{"<scan failed>", r.status().ToString()}};
+    for (auto& [k, v] : r.value()) m[k] = v;
+    if (r.value().size() < 4000) return m;
+    start = r.value().back().first + std::string(1, '\0');
+  }
+}
+
+bool SameContents(LocalChassis& c, int a, int b) { return Contents(c, a) == Contents(c, b); }
+
+bool InSync(LocalChassis& c, int slot) {
+  auto st = c.Status(slot);
+  return !st.is_null() && st.value("role", "") == "replica" && st.value("startup_complete", false) &&
+         !st.value("reinit", true);
+}
+
+int64_t Counter(const nlohmann::json& st, const char* group, const char* name) {
+  if (st.is_null() || !st.contains(group) || !st[group].contains(name)) return -1;
+  return st[group][name].get<int64_t>();
+}
+
+// mono_us of the first event of `kind` in the board's recent events, or -1.
+int64_t EventAt(const nlohmann::json& st, const std::string& kind) {
+  if (st.is_null() || !st.contains("events")) return -1;
+  for (const auto& e : st["events"]) {
+    if (e.value("kind", "") == kind) return e["mono_us"].get<int64_t>();
+  }
+  return -1;
+}
+
+// Prints what the joining board says about its init, and returns the init
+// time from its own events (reinit_started -> init_done), in seconds, or -1.
+double ReportInit(const char* test, LocalChassis& c, int slot, double mb, double wall_s) {
+  auto st = c.Status(slot);
+  int64_t started = EventAt(st, "reinit_started"), done = EventAt(st, "init_done");
+  double init_s = started >= 0 && done >= started ? (done - started) / 1e6 : -1;
+  std::cout << "[" << test << "] board " << slot << ": ~" << mb << " MB, start->in sync " << wall_s
+            << " s (" << (wall_s > 0 ? mb / wall_s : 0) << " MB/s)";
+  if (init_s >= 0) std::cout << ", page phase " << init_s << " s (" << (init_s > 0 ? mb / init_s : 0) << " MB/s)";
+  std::cout << ", pages_received " << Counter(st, "rep", "pages_received") << ", pages_requested "
+            << Counter(st, "rep", "pages_requested") << ", log_records " << Counter(st, "rep", "log_records")
+            << ", anywhere_routed " << Counter(st, "messages", "anywhere_routed")
+            << ", init_done event " << (done >= 0 ? "yes" : "no") << ", reinit_started event "
+            << (started >= 0 ? "yes" : "no") << std::endl;
+  return init_s;
+}
+
+void ReportServed(const char* test, LocalChassis& c, int slot) {
+  auto st = c.Status(slot);
+  std::cout << "[" << test << "] board " << slot << " (" << st.value("role", "?") << "): client_served "
+            << Counter(st, "rep", "client_served") << ", client_missed " << Counter(st, "rep", "client_missed")
+            << ", anywhere_routed " << Counter(st, "messages", "anywhere_routed") << std::endl;
+}
+
+// A thread writing small QUORUM batches through one board until stopped.
+class BatchWriter {
+ public:
+  BatchWriter(LocalChassis& c, int via_slot) : endpoint_(c.client_endpoint(via_slot)) {}
+  void Start() {
+    thread_ = std::thread([this] {
+      RawClient client(endpoint_);
+      for (int i = 0; !stop_.load(); ++i) {
+        std::vector<std::pair<std::string, std::string>> puts;
+        for (int j = 0; j < 8; ++j) puts.emplace_back(Key("w", i * 8 + j), Value(i * 8 + j, 1024));
+        RawWrite w = client.Batch(puts, 5000);
+        if (w.status.ok() && w.durable) ++durable_;
+        else if (w.status.ok()) ++not_durable_;
+        else ++failed_;
+      }
+    });
+  }
+  void Stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  ~BatchWriter() { Stop(); }
+  std::atomic<int64_t> durable_{0}, not_durable_{0}, failed_{0};
+
+ private:
+  std::string endpoint_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+int OtherReplica(int master, int not_slot, int boards) {
+  for (int s = 1; s <= boards; ++s) {
+    if (s != master && s != not_slot) return s;
+  }
+  return -1;
+}
+
+// Goal: a replica is replaced by an empty board while a QUORUM load runs
+// through the master; the new board is re-initialised (pages received) and
+// ends with the master's contents key for key. Where the pages came from
+// (master or the other replica, via DB_REP_ANYWHERE routing) is reported.
+TEST(Reinit, ReplacedBoardUnderWriteLoadConvergesToTheMaster) {
+  LocalChassis c;
+  ASSERT_TRUE(c.StartAll().ok());
+  int m = c.WaitForMaster(kSettleMs);
+  ASSERT_GT(m, 0);
+  int r = m == 1 ? 2 : 1;
+  int other = OtherReplica(m, r, 3);
+  BatchWriter w(c, m);
+  w.Start();
+  ASSERT_TRUE(LocalChassis::WaitUntil([&] { return w.durable_ >= 20; }, kSettleMs));
+  c.Kill(r);
+  constexpr int kMb = 30;
+  auto t_load = Clock::now();
+  Load(c, m, "d", kMb);
+  std::cout << "[replace] loaded " << kMb << " MB in " << SecondsSince(t_load) << " s" << std::endl;
+  int64_t durable_before = w.durable_;
+  auto t0 = Clock::now();
+  ASSERT_TRUE(c.Start(r).ok());
+  ASSERT_TRUE(LocalChassis::WaitUntil([&] { return InSync(c, r); }, kInitMs)) << c.Logs(r);
+  double wall = SecondsSince(t0);
+  // Writes continued through the init.
+  ASSERT_TRUE(LocalChassis::WaitUntil([&] { return w.durable_ > durable_before + 10; }, kSettleMs));
+  w.Stop();
+  std::cout << "[replace] writer: durable " << w.durable_ << ", not durable " << w.not_durable_
+            << ", failed " << w.failed_ << std::endl;
+  EXPECT_EQ(w.failed_, 0);
+  ASSERT_TRUE(c.client(m).Put("last", "1").status.ok());
+  ASSERT_TRUE(LocalChassis::WaitUntil([&] { return SameContents(c, r, m); }, kSettleMs));
+  auto mine = Contents(c, r);
+  EXPECT_EQ(mine, Contents(c, m));
+  EXPECT_GE(mine.size(), size_t((kMb << 20) / 4096));
+  ReportInit("replace", c, r, kMb, wall);
+  ReportServed("replace", c, other);
+  ReportServed("replace", c, m);
+  auto st = c.Status(r);
+  EXPECT_TRUE(Counter(st, "rep", "pages_received") > 0 || EventAt(st, "init_done") >= 0)
+      << "no sign of an internal init: " << st.dump();
+}
+
+// Goal: two boards restarted empty at once are both re-initialised and both
+// end with the master's contents.
+TEST(Reinit, TwoBoardsReinitialiseAtOnce) {
+  ChassisOptions opts;
+  opts.boards = 5;
+  LocalChassis c(opts);
+  ASSERT_TRUE(c.StartAll().ok());
+  int m = c.WaitForMaster(kSettleMs);
+  ASSERT_GT(m, 0);
+  std::vector<int> gone;
+  for (int s = 1; s <= 5 && gone.size() < 2; ++s) {
+    if (s != m) gone.push_back(s);
+  }
+  ASSERT_TRUE(c.client(m).Put("first", "1").status.ok());
+  for (int s : gone) c.Kill(s);
+  constexpr int kMb = 20;
+  Load(c, m, "d", kMb);
+  auto t0 = Clock::now();
+  for (int s : gone) ASSERT_TRUE(c.Start(s).ok());
+  std::map<int, double> wall;
+  ASSERT_TRUE(LocalChassis::WaitUntil([&] {
+    for (int s : gone) {
+      if (!wall.count(s) && InSync(c, s)) wall[s] = SecondsSince(t0);
+    }
+    return wall.size() == gone.size();
+  }, kInitMs)) << c.Logs(gone[0]) << c.Logs(gone[1]);
+  ASSERT_TRUE(c.client(m).Put("last", "1").status.ok());
+  for (int s : gone) {
+    ASSERT_TRUE(LocalChassis::WaitUntil([&] { return SameContents(c, s, m); }, kSettleMs)) << "board " << s;
+    ReportInit("two-at-once", c, s, kMb, wall[s]);
+  }
+  auto master = Contents(c, m);
+  EXPECT_GE(master.size(), size_t((kMb << 20) / 4096) + 2);
+  for (int s : gone) EXPECT_EQ(Contents(c, s), master) << "board " << s;
+  for (int s = 1; s <= 5; ++s) {
+    if (s != gone[0] && s != gone[1]) ReportServed("two-at-once", c, s);
+  }
+}
+
+// Goal: the peer most likely serving the pages (the other, in-sync replica)
+// is SIGKILLed as soon as the joining board is in its page phase; the init
+// still completes (from the master) and the contents match.
+//
+// DISABLED: engine issue. After the kill the init does not stall but crawls:
+// the joining board's next_page advances ~18 pages/s (one page per master
+// rep_flush tick, flush_interval_ms = 50), pages_requested +18/s,
+// waiting_page 0, master alive and answering; 60 MB (~15k pages) would take
+// ~14 min instead of ~1.5 s. The request lost with the dead c2c server is
+// never re-issued as a bulk range request. Re-enable once the engine
+// re-requests promptly (e.g. on peer_down of a slot it routed ANYWHERE
+// requests to). Run with BP_REINIT_TRACE=1 to see the rates.
+TEST(Reinit, DISABLED_ServingPeerKilledMidInitStillCompletes) {
+  LocalChassis c;
+  ASSERT_TRUE(c.StartAll().ok());
+  int m = c.WaitForMaster(kSettleMs);
+  ASSERT_GT(m, 0);
+  int r = m == 1 ? 2 : 1;
+  int other = OtherReplica(m, r, 3);
+  c.Kill(r);
+  constexpr int kMb = 60;
+  Load(c, m, "d", kMb);
+  auto t0 = Clock::now();
+  ASSERT_TRUE(c.Start(r).ok());
+  // As soon as the page phase shows (poll as fast as the status allows).
+  bool in_pages = LocalChassis::WaitUntil([&] {
+    auto st = c.Status(r);
+    return !st.is_null() && (st.value("reinit", false) || Counter(st, "rep", "pages_received") > 0);
+  }, kInitMs);
+  ASSERT_TRUE(in_pages) << c.Logs(r);
+  double at_kill = SecondsSince(t0);
+  auto before = c.Status(r);
+  ReportServed("serving-peer-killed", c, other);
+  c.Kill(other);
+  std::cout << "[serving-peer-killed] killed board " << other << " " << at_kill
+            << " s after start, joining board had pages_received " << Counter(before, "rep", "pages_received")
+            << " and startup_complete " << before.value("startup_complete", false) << std::endl;
+  for (int i = 0; i < 3 && std::getenv("BP_REINIT_TRACE"); ++i) {
+    auto a = c.Status(r), b = c.Status(m);
+    std::cout << "[trace] joining next_page " << a["rep"]["next_page"] << " waiting " << a["rep"]["waiting_page"]
+              << " pages_requested " << a["rep"]["pages_requested"] << " processed " << a["messages"]["processed"]
+              << " bus sent " << a["bus"]["sent"] << "; master processed " << b["messages"]["processed"]
+              << " bus sent " << b["bus"]["sent"] << " received " << b["bus"]["received"] << std::endl;
+    LocalChassis::WaitUntil([] { return false; }, 1000);
+  }
+  ASSERT_TRUE(LocalChassis::WaitUntil([&] { return InSync(c, r); }, kSettleMs))
+      << c.Logs(r) << "\njoining board: " << c.Status(r).dump() << "\nmaster: " << c.Status(m).dump();
+  double wall = SecondsSince(t0);
+  ASSERT_TRUE(c.client(m).Put("last", "1").status.ok());
+  ASSERT_TRUE(LocalChassis::WaitUntil([&] { return SameContents(c, r, m); }, kSettleMs));
+  auto mine = Contents(c, r);
+  EXPECT_EQ(mine, Contents(c, m));
+  EXPECT_GE(mine.size(), size_t((kMb << 20) / 4096) + 1);
+  ReportInit("serving-peer-killed", c, r, kMb, wall);
+  ReportServed("serving-peer-killed", c, m);
+}
+
+// Goal: a board in its page phase neither counts toward QUORUM acks nor is
+// waited for: with the joining board re-initialising and the only other
+// replica alive, QUORUM writes at the master stay durable (acked by that
+// replica) and fast; the master sees the joining board as re-initialising.
+TEST(Reinit, ReinitialisingBoardDoesNotCountTowardAcks) {
+  LocalChassis c;
+  ASSERT_TRUE(c.StartAll().ok());
+  int m = c.WaitForMaster(kSettleMs);
+  ASSERT_GT(m, 0);
+  int r = m == 1 ? 2 : 1;
+  int other = OtherReplica(m, r, 3);
+  c.Kill(r);
+  constexpr int kMb = 40;
+  Load(c, m, "d", kMb);
+  auto t0 = Clock::now();
+  ASSERT_TRUE(c.Start(r).ok());
+  ASSERT_TRUE(LocalChassis::WaitUntil([&] { return c.Status(r).value("reinit", false); }, kInitMs))
+      << c.Logs(r);
+  // While it re-initialises: QUORUM writes at the master.
+  int during = 0, durable = 0, seen_reinit_by_master = 0;
+  double worst_ms = 0;
+  for (int i = 0; i < 200; ++i) {
+    auto tw = Clock::now();
+    RawWrite w = c.client(m).Put(Key("q", i), "v");
+    worst_ms = std::max(worst_ms, SecondsSince(tw) * 1000);
+    ASSERT_TRUE(w.status.ok()) << w.status.ToString();
+    ++during;
+    durable += w.durable ? 1 : 0;
+    EXPECT_TRUE(w.durable) << "QUORUM write " << i << " not durable with board " << other << " alive";
+    auto ms = c.Status(m);
+    for (const auto& p : ms["peers"]) {
+      if (p["slot"] == r && p["reinit"] == true) ++seen_reinit_by_master;
+    }
+    if (!c.Status(r).value("reinit", false)) break;  // init finished: stop
+  }
+  auto ms = c.Status(m);
+  std::cout << "[acks] " << during << " QUORUM writes during the re-init, " << durable
+            << " durable, worst latency " << worst_ms << " ms; master saw board " << r
+            << " reinit in " << seen_reinit_by_master << " polls; acks.needed " << ms["acks"]["needed"]
+            << ", perm_failures " << ms["acks"]["perm_failures"] << std::endl;
+  EXPECT_GT(during, 0);
+  EXPECT_EQ(durable, during);
+  ASSERT_TRUE(LocalChassis::WaitUntil([&] { return InSync(c, r); }, kInitMs)) << c.Logs(r);
+  double wall = SecondsSince(t0);
+  ASSERT_TRUE(c.client(m).Put("last", "1").status.ok());
+  ASSERT_TRUE(LocalChassis::WaitUntil([&] { return SameContents(c, r, m); }, kSettleMs));
+  EXPECT_EQ(Contents(c, r), Contents(c, m));
+  ReportInit("acks", c, r, kMb, wall);
+}
+
+}  // namespace
+}  // namespace bp::testing

@@ -1,0 +1,198 @@
+// The drill loop: for each round, wait for a healthy chassis, start the
+// load, inject the fault, let the chassis recover, stop the load, wait
+// until every board is in sync and check every write of the round.
+#include <chrono>
+#include <memory>
+#include <sstream>
+#include <thread>
+
+#include "drill.h"
+#include "failover_probe.h"
+#include "preload.h"
+
+namespace bp::chassis {
+namespace {
+
+std::string Fmt(const std::optional<double>& ms) {
+  if (!ms) return "n/a";
+  char buf[32];
+  snprintf(buf, sizeof buf, "%.1f ms", *ms);
+  return buf;
+}
+
+std::vector<std::string> Endpoints(Chassis& c) {
+  std::vector<std::string> out;
+  for (int s : c.slots()) out.push_back(c.client_endpoint(s));
+  return out;
+}
+
+std::map<int, std::string> EndpointMap(Chassis& c) {
+  std::map<int, std::string> out;
+  for (int s : c.slots()) out[s] = c.client_endpoint(s);
+  return out;
+}
+
+Status FaultFor(RoundContext& ctx, int master) {
+  const std::string& k = ctx.options.kind;
+  if (k == "kill") return RunKill(ctx, master);
+  if (k == "pause") return RunPause(ctx, master);
+  if (k == "partition") return RunPartition(ctx, master);
+  return RunReplace(ctx, master);
+}
+
+// The fault hits a chassis that is serving writes: wait for durable acks.
+Status Warmup(const RoundContext& ctx) {
+  auto start = std::chrono::steady_clock::now();
+  auto min_end = start + std::chrono::milliseconds(ctx.options.warmup_ms);
+  auto deadline = start + std::chrono::milliseconds(std::max(ctx.options.warmup_ms, 5000));
+  while (std::chrono::steady_clock::now() < min_end || ctx.load.durable_count() == 0) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return Status::Unavailable(
+          "the load generator got no durable write within 5 s before the "
+          "fault; check `chassis status` and the board logs");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return Status::Ok();
+}
+
+std::string RoundLine(const RoundResult& r) {
+  std::ostringstream o;
+  o << "done: ";
+  if (r.failover_ms) {
+    o << "failover " << Fmt(r.failover_ms) << " (detection " << Fmt(r.detection_ms) << ", election "
+      << Fmt(r.election_ms) << ", first commit " << Fmt(r.first_commit_ms) << "), ";
+  }
+  if (r.reinit_ms) o << "reinit " << Fmt(r.reinit_ms) << ", ";
+  if (r.stepdown_ms) o << "step-down " << Fmt(r.stepdown_ms) << ", ";
+  o << "acked " << r.verify.acked << ", lost " << r.verify.lost << ", rolled back unacked "
+    << r.verify.rolled_back_unacked;
+  if (!r.error.empty()) o << " -- ERROR: " << r.error;
+  return o.str();
+}
+
+// Runs the round's load (and the recording load, if any) and fault; fills
+// the result's load and error.
+void FaultUnderLoad(Chassis& chassis, const DrillOptions& o, int64_t start_us, int master,
+                    RoundResult& res, LoadGen& load, LoadGen* recording) {
+  RoundContext ctx{chassis, o, load, start_us, res};
+  if (recording) recording->Start();
+  load.Start();
+  Status st = Warmup(ctx);
+  if (st.ok()) st = FaultFor(ctx, master);
+  load.Stop();
+  if (recording) recording->Stop();
+  res.load = load.Totals();
+  if (!st.ok()) res.error = st.message();
+}
+
+// The recording load of a round: its own keys, so each round's history
+// starts from absent keys whatever earlier rounds or drills wrote.
+std::unique_ptr<LoadGen> RecordingLoad(Chassis& chassis, const DrillOptions& o, int round,
+                                       int64_t start_us) {
+  if (!o.check) return nullptr;
+  LoadOptions lo = o.check_load;
+  lo.history_prefix = "lin" + std::to_string(start_us) + "-r" + std::to_string(round);
+  return std::make_unique<LoadGen>(Endpoints(chassis), lo);
+}
+
+void CheckHistory(const DrillOptions& o, LoadGen& recording, RoundResult& res) {
+  res.check = CheckLinearizable(recording.History(), o.check_options);
+  if (!o.progress) return;
+  const CheckResult& c = *res.check;
+  char line[200];
+  snprintf(line, sizeof line, "history: %zu ops (%zu checked) on %zu keys: %s in %.1f ms", c.ops,
+           c.checked, c.keys, VerdictName(c.verdict), c.elapsed_ms);
+  o.progress("[" + o.kind + " " + std::to_string(res.round) + "/" + std::to_string(o.rounds) +
+             "] " + line);
+}
+
+RoundResult RunRound(Chassis& chassis, const DrillOptions& o, int round, int64_t start_us) {
+  RoundResult res;
+  res.round = round;
+  res.t0_us = start_us;
+  auto m = chassis.WaitInSync(o.timeout_ms, true, &res.restarted);
+  if (!m.ok()) {
+    res.error = "before the fault: " + m.status().message();
+    return res;
+  }
+  res.old_master = *m;
+  LoadOptions lo = o.load;
+  lo.unique_prefix = "d" + std::to_string(round);
+  LoadGen load(Endpoints(chassis), lo);
+  auto recording = RecordingLoad(chassis, o, round, start_us);
+  FaultUnderLoad(chassis, o, start_us, *m, res, load, recording.get());
+  if (recording) CheckHistory(o, *recording, res);
+  auto synced = chassis.WaitInSync(o.timeout_ms, true, &res.restarted);
+  if (!synced.ok()) {
+    res.error += (res.error.empty() ? "" : "; ") + std::string("after the fault: ") +
+                 synced.status().message();
+    return res;
+  }
+  res.verify = VerifyWrites(load.Writes(), {EndpointMap(chassis), *synced, lo.value_size, 3000});
+  res.t_end_ms = double(MonoNowUs() - start_us) / 1000.0;
+  return res;
+}
+
+Status PreloadData(Chassis& chassis, const DrillOptions& o) {
+  auto m = chassis.WaitInSync(o.timeout_ms);
+  if (!m.ok()) return m.status();
+  PreloadOptions po;
+  po.bytes = uint64_t(o.data_mb * 1024 * 1024);
+  uint64_t next_report = 0;
+  po.progress = [&](uint64_t done) {
+    if (done < next_report || !o.progress) return;
+    next_report = done + 4 * 1024 * 1024;
+    o.progress("[" + o.kind + "] preloading: " + std::to_string(done >> 20) + " MiB");
+  };
+  return Preload(chassis.client_endpoint(*m), po);
+}
+
+}  // namespace
+
+LoadOptions DrillOptions::CheckLoadDefaults() {
+  LoadOptions lo;
+  lo.clients = 3;
+  lo.rate = 600;
+  lo.read_ratio = 0.5;
+  lo.read_mode = FW_READ_LINEARIZABLE;
+  lo.history_keys = 5;
+  return lo;
+}
+
+const std::vector<std::string>& DrillKinds() {
+  static const std::vector<std::string> kinds{"kill", "pause", "partition", "replace"};
+  return kinds;
+}
+
+void RoundContext::Progress(const std::string& line) const {
+  if (!options.progress) return;
+  options.progress("[" + options.kind + " " + std::to_string(result.round) + "/" +
+                   std::to_string(options.rounds) + "] " + line);
+}
+
+Result<std::vector<RoundResult>> RunDrill(Chassis& chassis, const DrillOptions& o) {
+  BP_RETURN_IF_ERROR(CheckDrillPreconditions(o, chassis));
+  auto healthy = chassis.WaitInSync(o.timeout_ms);
+  if (!healthy.ok()) {
+    return Status::FailedPrecondition(
+        "the chassis is not healthy before the drill (see `chassis "
+        "status`): " +
+        healthy.status().message());
+  }
+  if (o.data_mb > 0) BP_RETURN_IF_ERROR(PreloadData(chassis, o));
+  const int64_t start_us = MonoNowUs();
+  std::vector<RoundResult> rounds;
+  for (int r = 1; r <= o.rounds; ++r) {
+    rounds.push_back(RunRound(chassis, o, r, start_us));
+    if (o.progress) {
+      o.progress("[" + o.kind + " " + std::to_string(r) + "/" + std::to_string(o.rounds) + "] " +
+                 RoundLine(rounds.back()));
+    }
+    // A chassis that did not recover would fail every later round too.
+    if (!rounds.back().error.empty()) break;
+  }
+  return rounds;
+}
+
+}  // namespace bp::chassis

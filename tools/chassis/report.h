@@ -1,0 +1,34 @@
+// The drill report: JSON for scripts (stdout with --json), a one-screen
+// human summary, and a PNG plot drawn by plot_drill.py (matplotlib).
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "bp/status.h"
+#include "drill.h"
+
+namespace bp::chassis {
+
+struct DrillReport {
+  std::string kind;
+  int rounds_requested = 0;
+  std::string ack_policy;
+  int boards = 0;
+  double data_mb = 0;
+  LoadOptions load;
+  std::vector<RoundResult> rounds;
+};
+
+// Ack policies under which an acknowledged write must never be lost.
+bool LossIsFailure(const std::string& ack_policy);
+
+nlohmann::json ReportJson(const DrillReport& report);
+std::string HumanSummary(const nlohmann::json& report);
+
+// Runs the plot script on the report. Errors say what is missing and how to
+// install it (python3-matplotlib).
+Status WritePlot(const nlohmann::json& report, const std::string& png_path);
+
+}  // namespace bp::chassis
