@@ -67,6 +67,7 @@ void Engine::OnPeerUp(int slot) {
 void Engine::OnPeerDown(int slot) {
   peers_.OnLinkDown(slot);
   Emit(EventKind::kPeerDown, slot);
+  ResendRoutedTo(slot);
   // A dead master is known now: do not wait out the heartbeat timeout.
   if (slot == master_slot_.load() && role_.load() == Role::kClient) {
     master_slot_ = -1;

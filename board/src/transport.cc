@@ -36,6 +36,44 @@ int Engine::RouteAnywhere(int envid) {
   return clients[rr.fetch_add(1) % clients.size()];
 }
 
+// Keeps the last second of routed requests (bounded), to re-send them to the
+// master if their replica dies before answering.
+void Engine::RememberRouted(int dest, int fallback, const bus::OutFrame& frame) {
+  const int64_t now = clock_.NowMicros();
+  std::lock_guard<std::mutex> l(routed_mu_);
+  routed_.push_back({dest, fallback, now, frame});
+  while (!routed_.empty() &&
+         (routed_.size() > 4096 || now - routed_.front().sent_us > 1000000)) {
+    routed_.pop_front();
+  }
+}
+
+// A replica serving our re-init died: what it had not answered goes to the
+// master (Berkeley DB ignores pages and records it already has).
+void Engine::ResendRoutedTo(int dead_slot) {
+  std::vector<RoutedRequest> again;
+  {
+    std::lock_guard<std::mutex> l(routed_mu_);
+    for (auto it = routed_.begin(); it != routed_.end();) {
+      if (it->dest == dead_slot) {
+        again.push_back(*it);
+        it = routed_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  int master = master_slot_.load();
+  for (const auto& r : again) {
+    int to = master > 0 && master != opts_.self_slot ? master : r.fallback;
+    if (to != dead_slot && to > 0) bus_->Send(to, r.frame);
+  }
+  if (!again.empty()) {
+    Log("re-sent " + std::to_string(again.size()) + " requests that slot " +
+        std::to_string(dead_slot) + " had not answered to slot " + std::to_string(master));
+  }
+}
+
 int Engine::Send(const DBT* control, const DBT* rec, const DB_LSN* lsnp, int envid,
                  uint32_t flags) {
   int dest = envid;
@@ -49,6 +87,7 @@ int Engine::Send(const DBT* control, const DBT* rec, const DB_LSN* lsnp, int env
       {static_cast<const uint8_t*>(rec ? rec->data : nullptr), rec ? rec->size : 0}, lsn, flags,
       gen_.load());
   bool sent = bus_->Send(dest == DB_EID_BROADCAST ? bus::kBroadcast : dest, frame);
+  if (dest != envid) RememberRouted(dest, envid, frame);
 
   if (!(flags & DB_REP_PERMANENT) || role_.load() != Role::kMaster) {
     return sent ? 0 : DB_REP_UNAVAIL;  // counted by Berkeley DB, then ignored

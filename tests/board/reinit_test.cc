@@ -240,15 +240,10 @@ TEST(Reinit, TwoBoardsReinitialiseAtOnce) {
 // is SIGKILLed as soon as the joining board is in its page phase; the init
 // still completes (from the master) and the contents match.
 //
-// DISABLED: engine issue. After the kill the init does not stall but crawls:
-// the joining board's next_page advances ~18 pages/s (one page per master
-// rep_flush tick, flush_interval_ms = 50), pages_requested +18/s,
-// waiting_page 0, master alive and answering; 60 MB (~15k pages) would take
-// ~14 min instead of ~1.5 s. The request lost with the dead c2c server is
-// never re-issued as a bulk range request. Re-enable once the engine
-// re-requests promptly (e.g. on peer_down of a slot it routed ANYWHERE
-// requests to). Run with BP_REINIT_TRACE=1 to see the rates.
-TEST(Reinit, DISABLED_ServingPeerKilledMidInitStillCompletes) {
+// Without help this crawled (one page per master rep_flush: the request
+// lost with the dead server was never re-issued as a range); the engine now
+// re-sends the requests it had routed to a replica that died to the master.
+TEST(Reinit, ServingPeerKilledMidInitStillCompletes) {
   LocalChassis c;
   ASSERT_TRUE(c.StartAll().ok());
   int m = c.WaitForMaster(kSettleMs);

@@ -137,6 +137,8 @@ class Engine : private bus::Handler {
   int Send(const __db_dbt* control, const __db_dbt* rec, const __db_lsn* lsnp, int envid,
            uint32_t flags);
   int RouteAnywhere(int envid);
+  void RememberRouted(int dest, int fallback, const bus::OutFrame& frame);
+  void ResendRoutedTo(int dead_slot);
 
   // messages.cc (bus::Handler)
   void OnFrame(bus::InFrame&& frame) override;
@@ -260,6 +262,18 @@ class Engine : private bus::Handler {
   ThreadPool write_pool_;
   std::thread worker_, election_thread_, ticker_;
   std::mutex log_mu_;
+
+  // Recent DB_REP_ANYWHERE requests routed to a replica instead of the
+  // master: if that replica dies before answering, they are re-sent to the
+  // master so a re-initialising board does not stall (transport.cc).
+  struct RoutedRequest {
+    int dest = 0;
+    int fallback = 0;
+    int64_t sent_us = 0;
+    bus::OutFrame frame;
+  };
+  std::mutex routed_mu_;
+  std::deque<RoutedRequest> routed_;
 };
 
 }  // namespace bp::board
