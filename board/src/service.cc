@@ -379,7 +379,31 @@ Result<std::string> Engine::Get(std::string_view key, ReadMode mode, std::string
   GatePass pass(api_gate_);
   memenv::Table* data = DataTable();
   if (!data) return Status::NotFound("no such key (nothing written yet)");
-  return data->Get(key);
+  Result<std::string> value = data->Get(key);
+  if (mode != ReadMode::kLinearizable) return value;
+  return ConfirmLinearizableRead(std::move(value));
+}
+
+// A read on the master can see a commit that is not durable yet: its locks
+// are released after the ack wait even when the wait timed out (or it waited
+// while the master was being cut off). So before answering, the master waits
+// until everything it has committed so far is acknowledged under the policy,
+// and checks again that it is still the confirmed master; otherwise the read
+// is refused (retryable), never answered with a value a new master may not
+// have.
+Result<std::string> Engine::ConfirmLinearizableRead(Result<std::string> value) {
+  uint64_t packed = last_perm_lsn_.load();
+  bus::Lsn lsn{uint32_t(packed >> 32), uint32_t(packed)};
+  if (packed != 0 && !acks_.IsMet(lsn) && !acks_.Wait(lsn, opts_.config.ack_timeout_ms).met) {
+    return Status::Unavailable("board " + std::to_string(opts_.self_slot) +
+                               " cannot serve a LINEARIZABLE read now: its latest writes are not "
+                               "acknowledged by a quorum; retry");
+  }
+  if (role_.load() != Role::kMaster || !ConfirmedMaster(clock_.NowMicros())) {
+    return Status::Unavailable("board " + std::to_string(opts_.self_slot) +
+                               " lost its master confirmation during the read; retry");
+  }
+  return value;
 }
 
 Result<std::vector<std::pair<std::string, std::string>>> Engine::Scan(std::string_view start,

@@ -93,6 +93,10 @@ int Engine::Send(const DBT* control, const DBT* rec, const DB_LSN* lsnp, int env
     return sent ? 0 : DB_REP_UNAVAIL;  // counted by Berkeley DB, then ignored
   }
   // PERMANENT on the master: wait for the ack policy.
+  uint64_t packed = (uint64_t(lsn.file) << 32) | lsn.offset;
+  uint64_t prev = last_perm_lsn_.load();
+  while (packed > prev && !last_perm_lsn_.compare_exchange_weak(prev, packed)) {
+  }
   ++perm_waits_;
   AckOutcome out = acks_.Wait(lsn, opts_.config.ack_timeout_ms);
   PermOutcome& po = ThisThreadPermOutcome();

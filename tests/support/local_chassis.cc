@@ -177,9 +177,11 @@ int LocalChassis::WaitForMaster(int timeout_ms, int not_slot) {
           }
         }
         if (master < 0 || master == not_slot) return false;
+        // Settled: every running board follows it and is in sync (a fresh
+        // replica's internal init must be done before it can acknowledge).
         for (int s : running) {
           auto st = Status(s);
-          if (st.is_null() || st["master"] != master) return false;
+          if (st.is_null() || st["master"] != master || st["startup_complete"] != true) return false;
         }
         found = master;
         return true;

@@ -44,7 +44,7 @@ class LocalChassis {
   pid_t pid(int slot) const;
 
   // The slot that every running board agrees is master (and which says so
-  // itself), or -1 after `timeout_ms`.
+  // itself), with every running board in sync, or -1 after `timeout_ms`.
   int WaitForMaster(int timeout_ms, int not_slot = -1);
   // Polls `pred` every few ms until true or the deadline.
   static bool WaitUntil(const std::function<bool()>& pred, int timeout_ms);

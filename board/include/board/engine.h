@@ -176,6 +176,7 @@ class Engine : private bus::Handler {
 
   // service.cc
   void ThrottleForLaggingReplicas();
+  Result<std::string> ConfirmLinearizableRead(Result<std::string> value);
   memenv::Table* DataTable();
   memenv::Table* RequestTable();
   void HandleAppRequest(bus::InFrame frame);
@@ -239,6 +240,9 @@ class Engine : private bus::Handler {
   std::atomic<uint64_t> anywhere_routed_{0};
   std::atomic<uint64_t> writes_{0}, writes_not_durable_{0}, forwarded_{0}, duplicates_{0};
   std::atomic<uint64_t> throttled_{0};
+  // The LSN of the last PERMANENT record this master sent (file << 32 |
+  // offset): a linearizable read waits until it is acknowledged.
+  std::atomic<uint64_t> last_perm_lsn_{0};
   std::atomic<uint64_t> promotion_us_last_{0}, demotion_us_last_{0};
 
   // Forwarded writes waiting for the master's reply (origin side).
