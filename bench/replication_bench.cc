@@ -8,6 +8,7 @@
 //   BM_Commit/<policy>/<boards>      single writer: p50 / p99 / p99.9
 //   BM_Throughput/<writers>          QUORUM, 3 boards: commits/s and p99
 #include <benchmark/benchmark.h>
+#include <db.h>
 
 #include <atomic>
 #include <cstdio>
@@ -23,6 +24,17 @@ namespace bp::bench {
 namespace {
 
 using board::AckPolicy;
+
+// Page-lock requests on the master that had to wait (a writer queued behind
+// another transaction's locks).
+uint64_t LockWaits(board::Engine& e) {
+  DB_ENV* env = e.env().raw();
+  DB_LOCK_STAT* st = nullptr;
+  if (env->lock_stat(env, &st, 0) != 0 || !st) return 0;
+  uint64_t waits = st->st_lock_wait;
+  free(st);
+  return waits;
+}
 
 // A chassis whose slot 1 is this process's engine.
 struct Fixture {
@@ -145,6 +157,7 @@ void BM_Throughput(benchmark::State& state) {
     std::vector<LatencyRecorder> lats(static_cast<size_t>(writers));
     std::atomic<uint64_t> commits{0}, failures{0};
     std::vector<std::thread> threads;
+    const uint64_t waits0 = LockWaits(*f->master);
     auto t0 = std::chrono::steady_clock::now();
     for (int w = 0; w < writers; ++w) {
       threads.emplace_back([&, w] {
@@ -166,6 +179,8 @@ void BM_Throughput(benchmark::State& state) {
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     state.counters["commits_per_s"] = double(commits.load()) / secs;
     state.counters["failures"] = double(failures.load());
+    state.counters["lock_waits_per_commit"] =
+        double(LockWaits(*f->master) - waits0) / double(std::max<uint64_t>(1, commits.load()));
     // Pool every writer's samples for the percentiles.
     LatencyRecorder all;
     for (auto& l : lats) all.Merge(l);

@@ -28,6 +28,9 @@ struct Bench {
   fw_board_t* on_replica = nullptr;
 };
 Bench* g = nullptr;
+// A second 3-board chassis with master leases on (leases = true), started
+// the first time a leases variant runs.
+Bench* g_leases = nullptr;
 
 fw_board_t* OpenShim(const std::string& endpoint) {
   fw_options_t o;
@@ -38,27 +41,47 @@ fw_board_t* OpenShim(const std::string& endpoint) {
   return h;
 }
 
-bool StartChassis() {
-  g = new Bench;
+bool StartChassis(Bench*& b, bool leases) {
+  b = new Bench;
   bp::testing::ChassisOptions opts;
   opts.board_exe = BP_BOARD_EXE;
-  g->chassis = std::make_unique<bp::testing::LocalChassis>(opts);
-  if (!g->chassis->StartAll().ok()) return false;
-  g->master = g->chassis->WaitForMaster(20000);
-  if (g->master < 0) return false;
-  g->replica = g->master == 1 ? 2 : 1;
-  g->on_master = OpenShim(g->chassis->client_endpoint(g->master));
-  g->on_replica = OpenShim(g->chassis->client_endpoint(g->replica));
-  return g->on_master && g->on_replica;
+  if (leases) opts.tweak = [](bp::board::ChassisConfig& c) { c.leases = true; };
+  b->chassis = std::make_unique<bp::testing::LocalChassis>(opts);
+  if (!b->chassis->StartAll().ok()) return false;
+  b->master = b->chassis->WaitForMaster(20000);
+  if (b->master < 0) return false;
+  b->replica = b->master == 1 ? 2 : 1;
+  b->on_master = OpenShim(b->chassis->client_endpoint(b->master));
+  b->on_replica = OpenShim(b->chassis->client_endpoint(b->replica));
+  return b->on_master && b->on_replica;
+}
+
+bool StartChassis() { return StartChassis(g, false); }
+
+void StopChassis(Bench*& b) {
+  if (!b) return;
+  if (b->on_master) fw_close(b->on_master);
+  if (b->on_replica) fw_close(b->on_replica);
+  b->chassis.reset();  // SIGKILLs and reaps every board
+  delete b;
+  b = nullptr;
 }
 
 void StopChassis() {
-  if (!g) return;
-  if (g->on_master) fw_close(g->on_master);
-  if (g->on_replica) fw_close(g->on_replica);
-  g->chassis.reset();  // SIGKILLs and reaps every board
-  delete g;
-  g = nullptr;
+  StopChassis(g);
+  StopChassis(g_leases);
+}
+
+// The leases chassis, started on first use; nullptr (and the benchmark
+// skipped with the reason) if it does not come up.
+Bench* Leased(benchmark::State& state) {
+  static bool tried = false;
+  if (!tried) {
+    tried = true;
+    if (!StartChassis(g_leases, true)) StopChassis(g_leases);
+  }
+  if (!g_leases) state.SkipWithError("the 3-board chassis with leases did not come up");
+  return g_leases;
 }
 
 // Per-iteration samples -> manual time + percentile counters.
@@ -153,20 +176,43 @@ void BM_ReadYourWritesAfterForwardedPut(benchmark::State& state) {
 }
 BENCHMARK(BM_ReadYourWritesAfterForwardedPut)->UseManualTime();
 
+// range(0): 0 = the chassis without leases, 1 = with master leases (the
+// master's DB->get also checks its lease).
 void BM_LinearizableGet(benchmark::State& state) {
-  Put(state, g->on_master, "bench-lin");
+  Bench* b = state.range(0) ? Leased(state) : g;
+  if (!b) return;
+  Put(state, b->on_master, "bench-lin");
   Samples s;
   for (auto _ : state) {
     char* v = nullptr;
     auto t0 = Clock::now();
-    fw_err_t e = fw_get(g->on_master, "bench-lin", 9, FW_READ_LINEARIZABLE, &v, nullptr);
+    fw_err_t e = fw_get(b->on_master, "bench-lin", 9, FW_READ_LINEARIZABLE, &v, nullptr);
     s.Add(state, Clock::now() - t0);
     fw_free(v);
     if (e != FW_OK) state.SkipWithError(fw_last_error());
   }
   s.Report(state);
 }
-BENCHMARK(BM_LinearizableGet)->UseManualTime();
+BENCHMARK(BM_LinearizableGet)->ArgName("leases")->Arg(0)->Arg(1)->UseManualTime();
+
+// LOCAL get on the master of the leases chassis: Berkeley DB checks the
+// lease on every read on a master, whatever the read mode.
+void BM_LocalGetOnLeasedMaster(benchmark::State& state) {
+  Bench* b = Leased(state);
+  if (!b) return;
+  Put(state, b->on_master, "bench-get");
+  Samples s;
+  for (auto _ : state) {
+    char* v = nullptr;
+    auto t0 = Clock::now();
+    fw_err_t e = fw_get(b->on_master, "bench-get", 9, FW_READ_LOCAL, &v, nullptr);
+    s.Add(state, Clock::now() - t0);
+    fw_free(v);
+    if (e != FW_OK) state.SkipWithError(fw_last_error());
+  }
+  s.Report(state);
+}
+BENCHMARK(BM_LocalGetOnLeasedMaster)->UseManualTime();
 
 }  // namespace
 

@@ -10,7 +10,7 @@
 #
 # BUILD_DIR (default build-lead) is the build tree; the targets are built first
 # unless --no-build. Outputs in the results dir:
-#   zmq_floor.json replication.json shim.json memenv.json repmgr.json
+#   zmq_floor.json replication.json shim.json memenv.json reinit.json repmgr.json
 #   drill_kill.json drill_pause.json [drill_replace.json, full mode]
 #   context.json (date, nproc, load average, git commit, mode)
 #   *.png and TABLE.md (bench/plot_bench.py, when matplotlib is there)
@@ -51,7 +51,7 @@ PY=${BENCH_PYTHON:-/usr/bin/python3}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 
-TARGETS=(zmq_floor_bench replication_bench shim_bench memenv_bench repmgr_bench repmgr_site
+TARGETS=(zmq_floor_bench replication_bench shim_bench memenv_bench reinit_bench repmgr_bench repmgr_site
          nodelay_preload chassis board)
 if [[ $BUILD == 1 ]]; then
   # Build the targets this build tree has (a tree configured with
@@ -68,7 +68,7 @@ if [[ $BUILD == 1 ]]; then
       echo "bench.sh: build failed" >&2; exit 1; }
   fi
 fi
-for exe in zmq_floor_bench replication_bench shim_bench memenv_bench repmgr_bench; do
+for exe in zmq_floor_bench replication_bench shim_bench memenv_bench reinit_bench repmgr_bench; do
   [[ -x "$BENCH/$exe" ]] || { echo "bench.sh: missing $BENCH/$exe" >&2; exit 1; }
 done
 [[ -x "$CHASSIS" ]] || { echo "bench.sh: missing $CHASSIS" >&2; exit 1; }
@@ -157,8 +157,12 @@ if [[ $QUICK == 1 ]]; then
   gbench memenv memenv_bench "${MT[@]}"
   # repmgr --quick takes 30-45 s in all; keep QUORUM latency and throughput
   # of the best variant (one repmgr group).
+  # Re-init of an empty board at the smoke size (8 MiB), and repmgr's quick
+  # internal inits (best variant: 5,000 records, and 8 MiB of reinit_bench's
+  # records) beside it.
+  gbench reinit reinit_bench --benchmark_filter='BM_Reinit/8/'
   gbench repmgr repmgr_bench --quick \
-    --benchmark_filter='commit_latency/best/ack:QUORUM|throughput/best/QUORUM/writers:4'
+    --benchmark_filter='commit_latency/best/ack:QUORUM|throughput/best/QUORUM/writers:4|internal_init/best'
   KILL_ROUNDS=5; PAUSE_ROUNDS=3; REPLACE=0
 else
   gbench zmq_floor zmq_floor_bench --benchmark_min_time=1
@@ -166,6 +170,11 @@ else
   retry_errors replication replication_bench --benchmark_min_time=2
   gbench shim shim_bench --benchmark_min_time=1
   gbench memenv memenv_bench --benchmark_min_time=1
+  # Re-init at 100 MiB and 1 GiB (several minutes; memory: ~3 GiB cache per board at 1 GiB).
+  gbench reinit reinit_bench --benchmark_filter='BM_Reinit/(100|1024)/'
+  # Everything of repmgr, including its internal init at the same sizes and
+  # records (internal_init/{as_shipped,best}/MiB:{100,1024}: each loads its
+  # group first; at 1 GiB the 4 sites hold a 2.3 GiB cache each).
   gbench repmgr repmgr_bench
   KILL_ROUNDS=100; PAUSE_ROUNDS=20; REPLACE=1
 fi

@@ -7,7 +7,11 @@
 //                                so the driver fixes the policy per group with --ack.
 //   lat <n> <warmup>             single-writer commits; reply carries n latencies in ns
 //   tput <writers> <warm_ms> <meas_ms>   concurrent writers; reply carries latencies in ns
-//   load <records> <per_txn>     bulk load in transactions of <per_txn> puts
+//   load <records> <per_txn> [<value_bytes> <ckpt_mib> seq|scrambled]
+//                                bulk load in transactions of <per_txn> puts (16 B keys,
+//                                100 B values unless given), a forced checkpoint after
+//                                every <ckpt_mib> MiB of data (0: none); reply has
+//                                elapsed_ns, ret, checkpoints
 //   ckpt                         txn_checkpoint(0, 0, DB_FORCE)
 //   stat                         rep/repmgr/db statistics
 //   sock                         census of this process's TCP sockets and TCP_NODELAY

@@ -1,5 +1,6 @@
 #include "board/ack_tracker.h"
 
+#include <algorithm>
 #include <chrono>
 
 namespace bp::board {
@@ -32,8 +33,15 @@ void AckTracker::OnAck(int slot, uint32_t gen, bus::Lsn lsn) {
     if (lsn <= it->second.lsn) return;
     it->second.gen = gen;
     it->second.lsn = lsn;
+    if (waiters_.empty()) return;
+    int live = 0;
+    const int needed = NeededLocked(&live);
+    const bool electable_only = config_.ack_policy == AckPolicy::kOnePeer ||
+                                config_.ack_policy == AckPolicy::kQuorum;
+    for (Waiter* w : waiters_) {
+      if (CountAcked(w->lsn, electable_only) >= needed) w->cv.notify_one();
+    }
   }
-  cv_.notify_all();
 }
 
 void AckTracker::Reset(int slot) {
@@ -126,18 +134,23 @@ AckOutcome AckTracker::Wait(bus::Lsn lsn, uint32_t timeout_ms) {
   }
   uint64_t epoch = abort_epoch_;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  Waiter self;
+  self.lsn = lsn;
+  waiters_.push_back(&self);
   while (true) {
     if (MetLocked(lsn, &out.got, &out.needed)) {
       out.met = true;
-      return out;
+      break;
     }
     if (abort_epoch_ != epoch ||
-        cv_.wait_until(l, deadline) == std::cv_status::timeout) {
+        self.cv.wait_until(l, deadline) == std::cv_status::timeout) {
       out.met = MetLocked(lsn, &out.got, &out.needed);
       if (!out.met) ++failures_;
-      return out;
+      break;
     }
   }
+  waiters_.erase(std::find(waiters_.begin(), waiters_.end(), &self));
+  return out;
 }
 
 void AckTracker::Abort() {
@@ -145,8 +158,8 @@ void AckTracker::Abort() {
     std::lock_guard<std::mutex> l(mu_);
     ++abort_epoch_;
     closed_ = true;
+    for (Waiter* w : waiters_) w->cv.notify_one();
   }
-  cv_.notify_all();
 }
 
 }  // namespace bp::board

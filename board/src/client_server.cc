@@ -29,14 +29,16 @@ std::string Finish(flatbuffers::FlatBufferBuilder& fbb, wire::ClientMsg type,
 }
 
 std::string Reply(uint64_t seq, const Status& st, const std::string& value = "", bool durable = false,
-                  const std::string& token = "", const std::string& json = "") {
+                  const std::string& token = "", const std::string& json = "",
+                  const ServedInfo& served = {}) {
   flatbuffers::FlatBufferBuilder fbb(128 + value.size() + json.size());
   auto msg = fbb.CreateString(st.message());
   auto val = fbb.CreateVector(reinterpret_cast<const uint8_t*>(value.data()), value.size());
   auto tok = fbb.CreateVector(reinterpret_cast<const uint8_t*>(token.data()), token.size());
   auto js = fbb.CreateString(json);
   auto r = wire::CreateClientReply(fbb, bus::kProtocolVersion, seq, int(st.code()), msg, val,
-                                   durable, tok, js);
+                                   durable, tok, js, 0, served.slot, served.gen,
+                                   uint64_t(served.mono_us));
   return Finish(fbb, wire::ClientMsg::ClientReply, r.Union());
 }
 
@@ -199,16 +201,26 @@ void ClientServer::Handle(const std::string& identity, const uint8_t* data, size
       std::string key = Bytes(req->key()), token = Bytes(req->token());
       auto mode = static_cast<ReadMode>(req->mode());
       uint32_t timeout = req->timeout_ms() ? req->timeout_ms() : 1000;
-      if (mode == ReadMode::kReadYourWrites && !token.empty()) {
-        // txn_applied may wait: not on this thread.
-        waiters_.Submit([this, identity, seq, key, token, timeout] {
-          auto r = engine_->Get(key, ReadMode::kReadYourWrites, token, timeout);
-          Enqueue(identity, r.ok() ? Reply(seq, Status::Ok(), r.value()) : Reply(seq, r.status()));
-        });
-        return;
+      // Reads that may wait run on the waiter pool, never on this thread
+      // (admin commands such as "heal" must still be answered): txn_applied
+      // (read-your-writes), the ack wait of a LINEARIZABLE read, and with
+      // leases any read on a master (Berkeley DB's lease check retries for
+      // up to 2x the lease timeout, at least 1.5 s, when the lease lapsed).
+      bool may_wait = (mode == ReadMode::kReadYourWrites && !token.empty()) ||
+                      mode == ReadMode::kLinearizable || engine_->config().leases;
+      auto serve = [this, identity, seq, key, token, timeout, mode] {
+        // Set only when a LINEARIZABLE read was answered (a value or not
+        // found) by a confirmed master.
+        ServedInfo served;
+        auto r = engine_->Get(key, mode, token, timeout, &served);
+        Enqueue(identity, r.ok() ? Reply(seq, Status::Ok(), r.value(), false, "", "", served)
+                                 : Reply(seq, r.status(), "", false, "", "", served));
+      };
+      if (may_wait) {
+        waiters_.Submit(std::move(serve));
+      } else {
+        serve();
       }
-      auto r = engine_->Get(key, mode, token, timeout);
-      Enqueue(identity, r.ok() ? Reply(seq, Status::Ok(), r.value()) : Reply(seq, r.status()));
       return;
     }
     case wire::ClientOp::Write: {

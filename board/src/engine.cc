@@ -1,6 +1,7 @@
 // Engine lifecycle: open the in-memory environment with the replication
 // configuration, start the bus and the threads, rep_start(CLIENT); and the
 // Berkeley DB event callback.
+#include "board/commit_trace.h"
 #include "board/engine.h"
 
 #include <db.h>
@@ -78,6 +79,10 @@ Status Engine::Open() {
   eo.log_buffer_bytes = size_t(c.log_buffer_mb) << 20;
   eo.on_bdb_message = [this](const std::string& m) { Log("bdb: " + m); };
   eo.before_open = [this](__db_env* env) { return ConfigureReplication(env); };
+  // With leases the write path checks mastership before committing
+  // (service.cc) and never lets Berkeley DB's post-commit lease check panic
+  // the environment of a master cut off mid-commit (bdb-base-api.md §4).
+  eo.commits_ignore_leases = c.leases;
   auto env = memenv::Env::Open(eo);
   if (!env.ok()) return env.status().WithContext("opening the in-memory environment");
   env_ = std::move(env).value();
@@ -244,6 +249,7 @@ void Engine::Stop() {
     }
   }
   env_.reset();  // closes tables and the environment (stops the checkpointer)
+  trace::Dump(opts_.self_slot);
 }
 
 }  // namespace bp::board

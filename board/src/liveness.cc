@@ -24,6 +24,7 @@ void Engine::TickerLoop() {
     if (rep_started_.load()) {
       int64_t now = clock_.NowMicros();
       RefreshRepState();
+      RefreshDbSize(now);
       SendHeartbeat();
       WatchMaster(now);
       if (role_.load() == Role::kMaster &&
@@ -75,6 +76,10 @@ void Engine::RefreshRepState() {
     bool pages = !sp->st_startup_complete && (sp->st_next_pg != 0 || sp->st_waiting_pg != 0);
     if (pages && !reinit_.load()) Emit(EventKind::kReinitStarted, int(sp->st_master));
     reinit_ = pages;
+    reinit_tracker_.Observe(clock_.NowMicros(), sp->st_startup_complete != 0, pages, int64_t(sp->st_pg_records),
+                            int64_t(sp->st_next_pg),
+                            int64_t(sp->st_next_lsn.file) * int64_t(env_->options().EffectiveLogFileBytes()) +
+                                int64_t(sp->st_next_lsn.offset));
     // Berkeley DB may know the master before our event did (or after we
     // declared the old one dead): follow its view when that master is alive.
     int m = int(sp->st_master);
@@ -103,6 +108,8 @@ void Engine::SendHeartbeat() {
   hb.seq = ++heartbeat_seq_;
   hb.lease_valid = r == Role::kMaster && ConfirmedMaster(clock_.NowMicros());
   hb.confirm_gen = hb.master > 0 ? gen_.load() : 0;
+  hb.db_pages = db_pages_.load();
+  hb.page_size = page_size_.load();
   bus_->Send(bus::kBroadcast, bus::BuildHeartbeat(header_, hb));
 }
 

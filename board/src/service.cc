@@ -11,6 +11,7 @@
 #include <random>
 #include <thread>
 
+#include "board/commit_trace.h"
 #include "board/engine.h"
 #include "board/perm_outcome.h"
 
@@ -72,6 +73,7 @@ Status Engine::CheckWrite(const std::vector<memenv::BatchOp>& ops) const {
 }
 
 WriteResult Engine::Write(const std::vector<memenv::BatchOp>& ops, RequestId id) {
+  const int64_t begin_us = trace::Enabled() ? trace::NowMicros() : 0;
   WriteResult r;
   r.master = opts_.self_slot;
   if (role_.load() != Role::kMaster) {
@@ -86,6 +88,17 @@ WriteResult Engine::Write(const std::vector<memenv::BatchOp>& ops, RequestId id)
   if (role_.load() != Role::kMaster) {
     r.status = Status::NotMaster("board " + std::to_string(opts_.self_slot) +
                                  " stepped down; not applied, retry at the master");
+    return r;
+  }
+  // With leases, a commit whose lease check fails *after* the commit record
+  // is written panics the environment (bdb-base-api.md §4). A master that
+  // cannot confirm it is still master (cut off) is about to lose its lease:
+  // refuse before writing anything rather than commit into that panic.
+  if (opts_.config.leases && !ConfirmedMaster(clock_.NowMicros())) {
+    r.status = Status::Unavailable("board " + std::to_string(opts_.self_slot) +
+                                   " cannot confirm it is still master (no majority heard "
+                                   "recently; its lease will lapse); not applied, retry at the "
+                                   "master");
     return r;
   }
   memenv::Table* data = DataTable();
@@ -124,9 +137,16 @@ WriteResult Engine::Write(const std::vector<memenv::BatchOp>& ops, RequestId id)
       r.status = Status::NotMaster("board " + std::to_string(opts_.self_slot) +
                                    " stepped down during the write; not applied, retry at the master");
     }
+    r.status = LeaseExpired(std::move(r.status), "write (not applied)");
     return r;
   }
-  const PermOutcome& po = ThisThreadPermOutcome();
+  // The commit's locks are released: now wait for its acks (perm_outcome.h).
+  PermOutcome& po = ThisThreadPermOutcome();
+  if (po.seen) AwaitDurable({po.lsn_file, po.lsn_offset}, &po);
+  if (begin_us && po.seen) {
+    trace::Commit(trace::Pack(po.lsn_file, po.lsn_offset), begin_us, po.send_us, po.sent_us,
+                  trace::NowMicros());
+  }
   r.durable = po.seen ? po.met : acks_.Needed() == 0;
   r.token.assign(reinterpret_cast<const char*>(token.buf), sizeof token.buf);
   ++writes_;
@@ -333,7 +353,7 @@ void Engine::HandleAppReply(const wire::AppReply& reply) {
 }
 
 Result<std::string> Engine::Get(std::string_view key, ReadMode mode, std::string_view token,
-                                uint32_t timeout_ms) {
+                                uint32_t timeout_ms, ServedInfo* served) {
   if (key.empty()) return Status::InvalidArgument("empty key: keys must be 1 byte or more");
   if (key.size() > opts_.config.max_key_bytes) {
     return Status::TooLarge("key of " + std::to_string(key.size()) + " bytes exceeds max_key_bytes = " +
@@ -380,8 +400,24 @@ Result<std::string> Engine::Get(std::string_view key, ReadMode mode, std::string
   memenv::Table* data = DataTable();
   if (!data) return Status::NotFound("no such key (nothing written yet)");
   Result<std::string> value = data->Get(key);
+  if (!value.ok() && !value.status().IsNotFound()) return LeaseExpired(value.status(), "read");
   if (mode != ReadMode::kLinearizable) return value;
-  return ConfirmLinearizableRead(std::move(value));
+  return ConfirmLinearizableRead(std::move(value), served);
+}
+
+// With master leases Berkeley DB refuses reads and commits on a master
+// whose lease a majority no longer backs (DB_REP_LEASE_EXPIRED, mapped to
+// Unavailable "... (master lease expired)" by memenv).
+Status Engine::LeaseExpired(Status st, const char* what) {
+  if (st.ok() || st.message().find("master lease expired") == std::string::npos) return st;
+  ++lease_expired_;
+  last_lease_expired_us_ = clock_.NowMicros();
+  return Status::Unavailable(
+      "board " + std::to_string(opts_.self_slot) + " refused the " + what +
+      ": its master lease expired (no majority of replicas granted it within lease_timeout_ms = " +
+      std::to_string(opts_.config.lease_timeout_ms) +
+      " ms: cut off, or replicas still syncing); retry in a moment, at the new master if one is "
+      "elected");
 }
 
 // A read on the master can see a commit that is not durable yet: its locks
@@ -391,7 +427,7 @@ Result<std::string> Engine::Get(std::string_view key, ReadMode mode, std::string
 // and checks again that it is still the confirmed master; otherwise the read
 // is refused (retryable), never answered with a value a new master may not
 // have.
-Result<std::string> Engine::ConfirmLinearizableRead(Result<std::string> value) {
+Result<std::string> Engine::ConfirmLinearizableRead(Result<std::string> value, ServedInfo* served) {
   uint64_t packed = last_perm_lsn_.load();
   bus::Lsn lsn{uint32_t(packed >> 32), uint32_t(packed)};
   if (packed != 0 && !acks_.IsMet(lsn) && !acks_.Wait(lsn, opts_.config.ack_timeout_ms).met) {
@@ -399,10 +435,13 @@ Result<std::string> Engine::ConfirmLinearizableRead(Result<std::string> value) {
                                " cannot serve a LINEARIZABLE read now: its latest writes are not "
                                "acknowledged by a quorum; retry");
   }
-  if (role_.load() != Role::kMaster || !ConfirmedMaster(clock_.NowMicros())) {
+  const uint32_t gen = gen_.load();
+  const int64_t confirmed_us = clock_.NowMicros();
+  if (role_.load() != Role::kMaster || !ConfirmedMaster(confirmed_us) || gen_.load() != gen) {
     return Status::Unavailable("board " + std::to_string(opts_.self_slot) +
                                " lost its master confirmation during the read; retry");
   }
+  if (served) *served = ServedInfo{opts_.self_slot, gen, confirmed_us};
   return value;
 }
 

@@ -43,6 +43,7 @@ nlohmann::json Engine::StatusJson() {
   j["generation"] = gen_.load();
   j["startup_complete"] = startup_done();
   j["reinit"] = reinit_.load();
+  j["reinit_progress"] = ReinitProgressJson();
   j["ack_policy"] = AckPolicyName(opts_.config.ack_policy);
   j["confirmed_master"] = ConfirmedMaster(now);
   bus::Lsn next{next_lsn_file_.load(), next_lsn_offset_.load()};
@@ -66,6 +67,22 @@ nlohmann::json Engine::StatusJson() {
                 {"msgs_send_failures", sp->st_msgs_send_failures},
                 {"next_page", sp->st_next_pg},
                 {"waiting_page", sp->st_waiting_pg}};
+    // Master leases: Berkeley DB's lease counters, and whether this master
+    // may serve LINEARIZABLE reads now (confirmed by a majority's heartbeats
+    // and no lease refusal from Berkeley DB within the last lease timeout).
+    const bool leases = opts_.config.leases;
+    const int64_t last_exp = last_lease_expired_us_.load();
+    const int64_t lease_us = int64_t(opts_.config.lease_timeout_ms) * 1000;
+    j["leases"] = {{"enabled", leases},
+                   {"lease_timeout_ms", opts_.config.lease_timeout_ms},
+                   {"lease_chk", sp->st_lease_chk},
+                   {"lease_chk_misses", sp->st_lease_chk_misses},
+                   {"lease_chk_refresh", sp->st_lease_chk_refresh},
+                   {"lease_sends", sp->st_lease_sends},
+                   {"expired_refusals", lease_expired_.load()},
+                   {"last_expired_ms_ago", last_exp ? (now - last_exp) / 1000 : -1},
+                   {"valid", leases && ConfirmedMaster(now) &&
+                                 (last_exp == 0 || now - last_exp > lease_us)}};
     free(sp);
   }
   const int64_t file_bytes = int64_t(env_->options().EffectiveLogFileBytes());
@@ -146,7 +163,7 @@ std::string Engine::StatusText() {
   std::ostringstream o;
   o << "board " << j["slot"] << "  role " << j["role"].get<std::string>() << "  master "
     << j["master"] << "  gen " << j["generation"] << "  in sync "
-    << (j["startup_complete"].get<bool>() ? "yes" : "no") << "\n";
+    << (j["startup_complete"].get<bool>() ? "yes" : "no") << "\n" << ReinitProgressText(ReinitProgressNow());
   o << "  acks needed " << j["acks"]["needed"] << ", perm failures " << j["acks"]["perm_failures"]
     << ", writes " << j["writes"]["committed"] << " (" << j["writes"]["not_durable"]
     << " not durable)\n";

@@ -4,11 +4,13 @@
 // Contract (bdb-base-api.md §1): called synchronously on whatever thread is
 // inside Berkeley DB (a committing writer, the rep worker, the election
 // thread, the checkpointer); never call Berkeley DB from here; never block on
-// a non-PERMANENT message; a non-zero return for a PERMANENT message means
-// "durability policy not met" and is otherwise swallowed by Berkeley DB, so
-// the outcome is also left in a thread-local for the committing writer.
+// a non-PERMANENT message. Berkeley DB swallows the return value for
+// PERMANENT messages (log_put.c), so the commit's LSN is left in a
+// thread-local and the committing writer waits for its acks after the commit
+// (AwaitDurable, from Engine::Write).
 #include <db.h>
 
+#include "board/commit_trace.h"
 #include "board/engine.h"
 #include "board/perm_outcome.h"
 
@@ -76,6 +78,7 @@ void Engine::ResendRoutedTo(int dead_slot) {
 
 int Engine::Send(const DBT* control, const DBT* rec, const DB_LSN* lsnp, int envid,
                  uint32_t flags) {
+  const int64_t send_us = trace::Enabled() ? trace::NowMicros() : 0;
   int dest = envid;
   if ((flags & DB_REP_ANYWHERE) && !(flags & DB_REP_REREQUEST) && envid != DB_EID_BROADCAST) {
     dest = RouteAnywhere(envid);
@@ -92,25 +95,40 @@ int Engine::Send(const DBT* control, const DBT* rec, const DB_LSN* lsnp, int env
   if (!(flags & DB_REP_PERMANENT) || role_.load() != Role::kMaster) {
     return sent ? 0 : DB_REP_UNAVAIL;  // counted by Berkeley DB, then ignored
   }
-  // PERMANENT on the master: wait for the ack policy.
+  // PERMANENT on the master: the commit's record. The writer waits for the
+  // ack policy after the commit, once Berkeley DB released the commit's locks
+  // (perm_outcome.h). Commits never run Berkeley DB's post-commit lease check
+  // (memenv's commits_ignore_leases), so nothing needs the wait in here.
   uint64_t packed = (uint64_t(lsn.file) << 32) | lsn.offset;
   uint64_t prev = last_perm_lsn_.load();
   while (packed > prev && !last_perm_lsn_.compare_exchange_weak(prev, packed)) {
   }
-  ++perm_waits_;
-  AckOutcome out = acks_.Wait(lsn, opts_.config.ack_timeout_ms);
   PermOutcome& po = ThisThreadPermOutcome();
   po.seen = true;
-  po.met = out.met;
-  po.needed = out.needed;
-  po.got = out.got;
-  if (out.met) return 0;
+  po.lsn_file = lsn.file;
+  po.lsn_offset = lsn.offset;
+  if (send_us) {
+    po.send_us = send_us;
+    po.sent_us = trace::NowMicros();
+  }
+  return 0;
+}
+
+// Waits until the ack policy is met for `lsn` (or the ack timeout passes, or
+// too few replicas are alive to ever meet it) and records the outcome.
+bool Engine::AwaitDurable(bus::Lsn lsn, PermOutcome* po) {
+  ++perm_waits_;
+  AckOutcome out = acks_.Wait(lsn, opts_.config.ack_timeout_ms);
+  po->met = out.met;
+  po->needed = out.needed;
+  po->got = out.got;
+  if (out.met) return true;
   ++perm_failures_;
   Emit(EventKind::kPermFailed, -1,
        std::string(out.fail_fast ? "fail-fast: " : "timeout: ") + std::to_string(out.got) + "/" +
            std::to_string(out.needed) + " acks for " + std::to_string(lsn.file) + "/" +
            std::to_string(lsn.offset));
-  return DB_REP_UNAVAIL;
+  return false;
 }
 
 }  // namespace bp::board

@@ -58,7 +58,8 @@ OutFrame BuildHeartbeat(const FrameHeader& h, const HeartbeatInfo& info) {
   auto body =
       wire::CreateHeartbeat(fbb, info.role, info.gen, info.master, info.startup_done, info.reinit,
                             info.electable, info.priority, info.next_lsn.file, info.next_lsn.offset,
-                            info.seq, info.lease_valid, info.confirm_gen);
+                            info.seq, info.lease_valid, info.confirm_gen, info.db_pages,
+                            info.page_size);
   return FinishFrame(fbb, h, wire::Body::Heartbeat, body.Union());
 }
 
@@ -75,6 +76,8 @@ HeartbeatInfo ReadHeartbeat(const wire::Heartbeat& hb) {
   info.seq = hb.seq();
   info.lease_valid = hb.lease_valid();
   info.confirm_gen = hb.confirm_gen();
+  info.db_pages = hb.db_pages();
+  info.page_size = hb.page_size();
   return info;
 }
 

@@ -144,7 +144,8 @@ fw_err_t fw_board::Simple(const char* what, const std::string& request, uint64_t
   return fw::Fail(fw::FromBoardCode(reply->code), Where(what) + reply->message);
 }
 
-fw_err_t fw_board::Get(std::string_view key, fw_read_mode_t mode, std::string* value) {
+fw_err_t fw_board::Get(std::string_view key, fw_read_mode_t mode, std::string* value,
+                       fw_read_info_t* info) {
   std::lock_guard<std::mutex> l(mu_);
   if (closed_) return fw::Fail(FW_ERR_CLOSED, "handle is closing");
   uint64_t seq = next_seq_++;
@@ -154,6 +155,11 @@ fw_err_t fw_board::Get(std::string_view key, fw_read_mode_t mode, std::string* v
   std::string_view token = mode == FW_READ_YOUR_WRITES ? std::string_view(token_) : "";
   fw::Reply reply;
   fw_err_t e = Simple("get", fw::EncodeGet(seq, key, mode, token, board_wait_ms), seq, &reply);
+  if (info && (e == FW_OK || e == FW_ERR_NOT_FOUND)) {
+    info->served_by = reply.served_by;
+    info->served_gen = reply.served_gen;
+    info->served_mono_us = int64_t(reply.served_us);
+  }
   if (e != FW_OK) return e;
   *value = std::move(reply.value);
   return fw::Succeed();

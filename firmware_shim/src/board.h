@@ -48,7 +48,8 @@ struct fw_board {
   // Stops the subscription and closes the sockets. Idempotent.
   void Shutdown();
 
-  fw_err_t Get(std::string_view key, fw_read_mode_t mode, std::string* value);
+  fw_err_t Get(std::string_view key, fw_read_mode_t mode, std::string* value,
+               fw_read_info_t* info = nullptr);
   fw_err_t Write(const fw_op_t* ops, size_t n, fw_request_id_t id, fw_write_result_t* result);
   fw_err_t StatusJson(std::string* json);
   fw_err_t Admin(std::string_view cmd, std::string* json);

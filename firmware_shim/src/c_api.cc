@@ -183,6 +183,12 @@ FW_EXPORT fw_err_t fw_close(fw_board_t* h) {
 
 FW_EXPORT fw_err_t fw_get(fw_board_t* h, const char* key, size_t klen, fw_read_mode_t mode,
                           char** val, size_t* vlen) {
+  return fw_get_ex(h, key, klen, mode, val, vlen, nullptr);
+}
+
+FW_EXPORT fw_err_t fw_get_ex(fw_board_t* h, const char* key, size_t klen, fw_read_mode_t mode,
+                             char** val, size_t* vlen, fw_read_info_t* info) {
+  if (info) *info = fw_read_info_t{};
   return WithHandle("fw_get", h, [&](fw_board& b) -> fw_err_t {
     if (val == nullptr) return Fail(FW_ERR_INVALID_ARG, "fw_get: val is NULL");
     *val = nullptr;
@@ -196,7 +202,7 @@ FW_EXPORT fw_err_t fw_get(fw_board_t* h, const char* key, size_t klen, fw_read_m
                   "FW_READ_YOUR_WRITES or FW_READ_LINEARIZABLE");
     }
     std::string value;
-    if ((e = b.Get(std::string_view(key, klen), mode, &value)) != FW_OK) return e;
+    if ((e = b.Get(std::string_view(key, klen), mode, &value, info)) != FW_OK) return e;
     return MallocCopy(value, val, vlen);
   });
 }

@@ -110,7 +110,8 @@ std::optional<Incoming> Decode(const void* data, size_t size) {
   Incoming in;
   if (const wire::ClientReply* r = f->msg_as_ClientReply()) {
     in.reply = Reply{r->seq(),     r->code(),       Str(r->message()),    Str(r->value()),
-                     r->durable(), Str(r->token()), Str(r->status_json())};
+                     r->durable(), Str(r->token()), Str(r->status_json()),
+                     r->served_by(), r->served_gen(), r->served_us()};
     return in;
   }
   if (const wire::RoleEvent* e = f->msg_as_RoleEvent()) {

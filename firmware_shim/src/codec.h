@@ -21,6 +21,9 @@ struct Reply {
   bool durable = false;
   std::string token;
   std::string status_json;
+  int served_by = 0;  // LINEARIZABLE get: who served it (client.fbs)
+  uint32_t served_gen = 0;
+  uint64_t served_us = 0;
 };
 
 // One decoded RoleEvent.

@@ -120,6 +120,23 @@ Result<Table*> Env::OpenTable(const std::string& name, bool create) {
   return tables_.back().get();
 }
 
+std::vector<Env::TablePages> Env::OpenTablePages() {
+  std::vector<TablePages> out;
+  std::unique_lock<std::mutex> lock(tables_mu_, std::try_to_lock);
+  if (!lock.owns_lock()) return out;  // an OpenTable is in progress
+  for (const auto& t : tables_) {
+    std::unique_lock<std::mutex> table_lock(t->mu_, std::try_to_lock);
+    if (!table_lock.owns_lock() || t->db_ == nullptr) continue;
+    DB* db = t->db_.get();
+    DB_MPOOLFILE* mpf = db->get_mpf(db);
+    db_pgno_t last = 0;
+    u_int32_t page_size = 0;
+    if (mpf->get_last_pgno(mpf, &last) != 0 || db->get_pagesize(db, &page_size) != 0) continue;
+    out.push_back({t->name(), uint64_t(last) + 1, page_size});
+  }
+  return out;
+}
+
 void Env::InvalidateTables() {
   std::lock_guard<std::mutex> lock(tables_mu_);
   for (const auto& t : tables_) t->MarkStale();

@@ -102,7 +102,8 @@ Result<std::string> Txn::Get(Table& table, std::string_view key) {
 
 Status Env::WithTxn(const std::function<Status(Txn&)>& body,
                     const std::function<void(__db_txn*)>& before_commit) {
-  return RunTxn(0, body, before_commit, /*writes=*/true);
+  return RunTxn(options_.commits_ignore_leases ? DB_IGNORE_LEASE : 0, body, before_commit,
+                /*writes=*/true);
 }
 
 Status Env::RunTxn(uint32_t begin_flags, const std::function<Status(Txn&)>& body,

@@ -199,6 +199,52 @@ TEST(Reinit, ReplacedBoardUnderWriteLoadConvergesToTheMaster) {
       << "no sign of an internal init: " << st.dump();
 }
 
+// Goal: while an empty board is re-initialised with tens of MB, its status
+// shows the progress: bytes received, the total expected (the master's
+// database size from its heartbeats), a rate and a finite time left; at the
+// end the phase is "done".
+TEST(Reinit, ProgressShowsBytesTotalAndEtaWhileItRuns) {
+  LocalChassis c;
+  ASSERT_TRUE(c.StartAll().ok());
+  int m = c.WaitForMaster(kSettleMs);
+  ASSERT_GT(m, 0) << c.Status(1).dump().substr(0, 3000);
+  int r = m == 1 ? 2 : 1;
+  c.Kill(r);
+  constexpr int kMb = 60;
+  Load(c, m, "d", kMb);
+  ASSERT_TRUE(c.Start(r).ok());
+  int64_t max_bytes = 0, total = 0, eta = -1, polls = 0;
+  std::string eta_phase;
+  std::map<std::string, int> phases;
+  nlohmann::json at_eta;
+  ASSERT_TRUE(LocalChassis::WaitUntil([&] {
+    auto st = c.Status(r);
+    if (st.is_null() || !st.contains("reinit_progress")) return false;
+    const auto& p = st["reinit_progress"];
+    ++polls;
+    ++phases[p.value("phase", "?")];
+    max_bytes = std::max(max_bytes, p.value("bytes_received", int64_t(0)));
+    if (p["total_bytes"].is_number()) total = p["total_bytes"].get<int64_t>();
+    if (eta < 0 && p["eta_ms"].is_number() && p.value("phase", "") != "done" && p["bytes_received"] > 0) {
+      eta = p["eta_ms"].get<int64_t>();
+      eta_phase = p["phase"];
+      at_eta = p;
+    }
+    return InSync(c, r);
+  }, kInitMs)) << c.Logs(r);
+  auto done = c.Status(r)["reinit_progress"];
+  std::cout << "[progress] " << polls << " polls; phases seen:";
+  for (auto& [ph, n] : phases) std::cout << " " << ph << " x" << n;
+  std::cout << "; while running: " << at_eta.dump() << "; at the end: " << done.dump() << std::endl;
+  EXPECT_GT(max_bytes, 0);
+  EXPECT_GE(total, int64_t(kMb) << 20) << "the total expected covers at least the data loaded";
+  EXPECT_GE(eta, 0) << "no finite eta seen while the init ran";
+  EXPECT_TRUE(eta_phase == "pages" || eta_phase == "logs") << eta_phase;
+  EXPECT_EQ(done["phase"], "done");
+  EXPECT_EQ(done["eta_ms"], 0);
+  EXPECT_GE(done["bytes_received"].get<int64_t>(), int64_t(kMb) << 20);
+}
+
 // Goal: two boards restarted empty at once are both re-initialised and both
 // end with the master's contents.
 TEST(Reinit, TwoBoardsReinitialiseAtOnce) {

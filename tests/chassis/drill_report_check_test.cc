@@ -21,8 +21,9 @@ RoundResult MakeRound(int n, Verdict v) {
   if (v != Verdict::kLinearizable) {
     c.key = "k0";
     c.reason = "stale get";
-    c.window = {{1, OpKind::kPut, "k0", "c1-0", OpResult::kOk, 1'000'000, 1'001'000},
-                {2, OpKind::kGet, "k0", std::nullopt, OpResult::kOk, 1'002'000, 1'003'000}};
+    c.window = {{1, OpKind::kPut, "k0", "c1-0", OpResult::kOk, 1'000'000, 1'001'000, std::nullopt},
+                {2, OpKind::kGet, "k0", std::nullopt, OpResult::kOk, 1'002'000, 1'003'000,
+                 std::nullopt}};
     c.failed_op = 1;
   }
   r.check = c;

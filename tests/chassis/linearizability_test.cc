@@ -21,12 +21,12 @@ struct History {
 
   History& Put(int client, const std::string& v, int64_t t0, int64_t t1, OpResult r = OpResult::kOk,
                const std::string& key = "x") {
-    ops.push_back({client, OpKind::kPut, key, v, r, t0, t1});
+    ops.push_back({client, OpKind::kPut, key, v, r, t0, t1, std::nullopt});
     return *this;
   }
   History& Get(int client, std::optional<std::string> v, int64_t t0, int64_t t1,
                const std::string& key = "x") {
-    ops.push_back({client, OpKind::kGet, key, std::move(v), OpResult::kOk, t0, t1});
+    ops.push_back({client, OpKind::kGet, key, std::move(v), OpResult::kOk, t0, t1, std::nullopt});
     return *this;
   }
   CheckResult Check(const CheckOptions& o = {}) const { return CheckLinearizable(ops, o); }
@@ -174,7 +174,7 @@ History RandomHistory(int clients, int ops, uint64_t seed) {
     int64_t t = uni(0, 100);
     for (int i = 0; i < ops / clients; ++i) {
       HistoryOp op{
-          c, uni(0, 1) ? OpKind::kGet : OpKind::kPut, "x", {}, OpResult::kOk, t, t + uni(1, 300)};
+          c, uni(0, 1) ? OpKind::kGet : OpKind::kPut, "x", {}, OpResult::kOk, t, t + uni(1, 300), {}};
       int64_t point = uni(op.invoke_us, op.return_us);
       if (op.kind == OpKind::kPut) {
         op.value = "c" + std::to_string(c) + "-" + std::to_string(i);

@@ -35,8 +35,16 @@ LocalChassis::LocalChassis(ChassisOptions options) : opts_(std::move(options)) {
 
 LocalChassis::~LocalChassis() {
   clients_.clear();
+  // A traced run (BP_COMMIT_TRACE, board/include/board/commit_trace.h) stops
+  // its boards with SIGTERM so that they write their traces out.
+  const char* traced = getenv("BP_COMMIT_TRACE");
   for (auto& [slot, pid] : pids_) {
     if (pid <= 0) continue;
+    if (traced && *traced) {
+      kill(pid, SIGCONT);
+      Stop(slot, 2000);
+      continue;
+    }
     kill(-pid, SIGKILL);  // its process group
     kill(pid, SIGKILL);
     kill(pid, SIGCONT);

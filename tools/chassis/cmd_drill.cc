@@ -72,6 +72,10 @@ int Finish(const DrillCmd& o, const DrillReport& report) {
     return Fail("drill FAILED: the history of round " + std::to_string(v["round"].get<int>()) +
                 " is not linearizable: " + v["reason"].get<std::string>());
   }
+  if (j.contains("single_master") && !j["single_master"].get<bool>()) {
+    return Fail("drill FAILED: two boards answered LINEARIZABLE reads as master at once: " +
+                j["single_master_check"]["reason"].get<std::string>());
+  }
   if (j["lost_writes"].get<uint64_t>() > 0 && j["lost_writes_fail_drill"].get<bool>()) {
     return Fail("drill FAILED: " + std::to_string(j["lost_writes"].get<uint64_t>()) +
                 " acknowledged writes lost under ack policy " + report.ack_policy +

@@ -19,6 +19,8 @@ struct UpOptions {
   int boards = 3;
   std::string config_file, ack_policy, board_exe;
   int timeout_s = 30;
+  bool leases = false;
+  int lease_timeout_ms = 0;  // 0: the configuration's (default 100)
 };
 
 // Unix socket paths are limited to 107 bytes (sun_path).
@@ -51,6 +53,16 @@ Result<board::ChassisConfig> MakeConfig(const UpOptions& o, const RunDir& dir) {
     auto p = board::ParseAckPolicy(o.ack_policy);
     if (!p.ok()) return p.status();
     c.ack_policy = *p;
+  }
+  if (o.lease_timeout_ms != 0 && !o.leases) {
+    return Status::InvalidArgument("--lease-timeout-ms needs --leases (master leases are off)");
+  }
+  if (o.leases) {
+    c.leases = true;
+    if (o.lease_timeout_ms < 0) {
+      return Status::InvalidArgument("--lease-timeout-ms must be positive (milliseconds)");
+    }
+    if (o.lease_timeout_ms > 0) c.lease_timeout_ms = uint32_t(o.lease_timeout_ms);
   }
   BP_RETURN_IF_ERROR(c.Validate());
   BP_RETURN_IF_ERROR(CheckEndpoints(c));
@@ -99,7 +111,11 @@ int StartAndWait(Chassis& c, const UpOptions& o) {
   }
   std::cout << "chassis up in " << c.dir().path() << ": " << c.slots().size()
             << " boards, master slot " << *m << ", ack policy "
-            << board::AckPolicyName(c.config().ack_policy) << "\n"
+            << board::AckPolicyName(c.config().ack_policy)
+            << (c.config().leases
+                    ? ", master leases on (" + std::to_string(c.config().lease_timeout_ms) + " ms)"
+                    : std::string())
+            << "\n"
             << StatusTable(StatusRows(c.Snapshot()));
   return 0;
 }
@@ -174,6 +190,10 @@ void RegisterUp(CLI::App& app, int* exit_code) {
   sub->add_option("--board-exe", o->board_exe, "the board binary (default: next to chassis)");
   sub->add_option("--timeout-s", o->timeout_s, "wait this long for a master and sync")
       ->capture_default_str();
+  sub->add_flag("--leases", o->leases,
+                "turn on master leases (leases = true in the generated or copied config)");
+  sub->add_option("--lease-timeout-ms", o->lease_timeout_ms,
+                  "lease timeout with --leases (default: the config's, 100)");
   sub->callback([o, exit_code] { *exit_code = RunUp(*o); });
 }
 

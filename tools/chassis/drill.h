@@ -20,6 +20,7 @@
 #include "chassis.h"
 #include "linearizability.h"
 #include "load_gen.h"
+#include "single_master.h"
 #include "verify.h"
 
 namespace bp::chassis {
@@ -59,6 +60,8 @@ struct RoundResult {
   std::vector<int> restarted;        // boards that exited on their own, restarted
   std::string error;                 // empty: the round ran to the end
   std::optional<CheckResult> check;  // --check: the round's history checked
+  std::optional<SingleMasterResult> single_master;  // --check: the round's served gets
+  std::vector<HistoryOp> served_reads;  // --check: gets with served fields (whole-run check)
   int64_t t0_us = 0;  // the drill's start (CLOCK_MONOTONIC): report times count from it
 };
 

@@ -97,12 +97,22 @@ std::unique_ptr<LoadGen> RecordingLoad(Chassis& chassis, const DrillOptions& o, 
 }
 
 void CheckHistory(const DrillOptions& o, LoadGen& recording, RoundResult& res) {
-  res.check = CheckLinearizable(recording.History(), o.check_options);
+  std::vector<HistoryOp> history = recording.History();
+  res.check = CheckLinearizable(history, o.check_options);
+  res.single_master = CheckSingleMaster(history);
+  for (const HistoryOp& op : history) {
+    if (op.kind == OpKind::kGet && op.result == OpResult::kOk && op.served)
+      res.served_reads.push_back(op);
+  }
   if (!o.progress) return;
   const CheckResult& c = *res.check;
-  char line[200];
-  snprintf(line, sizeof line, "history: %zu ops (%zu checked) on %zu keys: %s in %.1f ms", c.ops,
-           c.checked, c.keys, VerdictName(c.verdict), c.elapsed_ms);
+  const SingleMasterResult& sm = *res.single_master;
+  char line[300];
+  snprintf(line, sizeof line,
+           "history: %zu ops (%zu checked) on %zu keys: %s in %.1f ms; single master: %s "
+           "(%zu served reads, %zu slot(s))",
+           c.ops, c.checked, c.keys, VerdictName(c.verdict), c.elapsed_ms,
+           sm.single_master ? "yes" : "NO", sm.reads, sm.by_slot.size());
   o.progress("[" + o.kind + " " + std::to_string(res.round) + "/" + std::to_string(o.rounds) +
              "] " + line);
 }

@@ -27,13 +27,19 @@ double Ms(int64_t us, int64_t origin_us) { return Round(double(us - origin_us) /
 }  // namespace
 
 nlohmann::json OpJson(const HistoryOp& op, int64_t origin_us) {
-  return {{"client", op.client},
-          {"op", OpKindName(op.kind)},
-          {"key", op.key},
-          {"value", op.value ? nlohmann::json(*op.value) : nlohmann::json(nullptr)},
-          {"result", OpResultName(op.result)},
-          {"invoke_ms", Ms(op.invoke_us, origin_us)},
-          {"return_ms", Ms(op.return_us, origin_us)}};
+  nlohmann::json j = {{"client", op.client},
+                      {"op", OpKindName(op.kind)},
+                      {"key", op.key},
+                      {"value", op.value ? nlohmann::json(*op.value) : nlohmann::json(nullptr)},
+                      {"result", OpResultName(op.result)},
+                      {"invoke_ms", Ms(op.invoke_us, origin_us)},
+                      {"return_ms", Ms(op.return_us, origin_us)}};
+  if (op.served) {
+    j["served_by"] = op.served->slot;
+    j["served_gen"] = op.served->gen;
+    j["served_ms"] = Ms(op.served->us, origin_us);
+  }
+  return j;
 }
 
 std::string OpLine(const HistoryOp& op, int64_t origin_us) {
@@ -45,7 +51,15 @@ std::string OpLine(const HistoryOp& op, int64_t origin_us) {
   char times[64];
   snprintf(times, sizeof times, " [%.3f, %.3f] ms ", Ms(op.invoke_us, origin_us),
            Ms(op.return_us, origin_us));
-  return "client " + std::to_string(op.client) + " " + what + times + OpResultName(op.result);
+  std::string line =
+      "client " + std::to_string(op.client) + " " + what + times + OpResultName(op.result);
+  if (op.served) {
+    char served[96];
+    snprintf(served, sizeof served, " (served by slot %d, gen %u, at %.3f ms)", op.served->slot,
+             op.served->gen, Ms(op.served->us, origin_us));
+    line += served;
+  }
+  return line;
 }
 
 }  // namespace bp::chassis

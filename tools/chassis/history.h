@@ -19,6 +19,15 @@ enum class OpResult {
   kUnknown,  // a put with no definite answer: it may take effect, or never
 };
 
+// Who answered a LINEARIZABLE get (ClientReply served_by/served_gen/
+// served_us): the master's slot, its generation, and the CLOCK_MONOTONIC
+// instant it last confirmed it was master for this read.
+struct ServedBy {
+  int slot = 0;
+  uint32_t gen = 0;
+  int64_t us = 0;
+};
+
 struct HistoryOp {
   int client = 0;
   OpKind kind = OpKind::kGet;
@@ -28,6 +37,7 @@ struct HistoryOp {
   OpResult result = OpResult::kOk;
   int64_t invoke_us = 0;  // CLOCK_MONOTONIC when the call was made
   int64_t return_us = 0;  // ... when its answer came (for kUnknown: came back without one)
+  std::optional<ServedBy> served;  // get answered by a confirmed master (LINEARIZABLE)
 };
 
 const char* OpKindName(OpKind kind);        // "get" / "put"

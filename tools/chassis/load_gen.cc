@@ -224,10 +224,14 @@ fw_err_t LoadGen::HistoryPut(Client& c, fw_board_t* h, HistoryOp& op) {
 fw_err_t LoadGen::HistoryGet(fw_board_t* h, HistoryOp& op) const {
   char* val = nullptr;
   size_t len = 0;
+  fw_read_info_t info;
   op.invoke_us = NowUs();
-  fw_err_t e = fw_get(h, op.key.data(), op.key.size(), opts_.read_mode, &val, &len);
+  fw_err_t e = fw_get_ex(h, op.key.data(), op.key.size(), opts_.read_mode, &val, &len, &info);
   op.return_us = NowUs();
   if (e == FW_OK) op.value = std::string(val, len);
+  if ((e == FW_OK || e == FW_ERR_NOT_FOUND) && info.served_by > 0) {
+    op.served = ServedBy{info.served_by, info.served_gen, info.served_mono_us};
+  }
   fw_free(val);
   // A get that failed had no effect: the checker leaves it out.
   op.result = e == FW_OK || e == FW_ERR_NOT_FOUND ? OpResult::kOk : OpResult::kFail;

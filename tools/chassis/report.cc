@@ -66,6 +66,8 @@ json RoundJson(const RoundResult& r) {
           {"write_latency_us", SummaryJson(r.load.write_latency_us, 0)},
           {"restarted_boards", r.restarted},
           {"linearizability", r.check ? CheckJson(*r.check, r.t0_us) : json(nullptr)},
+          {"single_master",
+           r.single_master ? SingleMasterJson(*r.single_master, r.t0_us) : json(nullptr)},
           {"error", r.error.empty() ? json(nullptr) : json(r.error)}};
 }
 
@@ -150,6 +152,27 @@ bool AddCheck(const DrillReport& d, json& j) {
   return v == Verdict::kNotLinearizable && LossIsFailure(d.ack_policy);
 }
 
+// --check: no two boards answered LINEARIZABLE reads as master at once,
+// checked over the served gets of every round together (generations keep
+// increasing across rounds). Returns whether it fails the drill (always,
+// when false: a second master serving reads is never acceptable).
+bool AddSingleMaster(const DrillReport& d, json& j) {
+  std::vector<HistoryOp> served;
+  int64_t origin = 0;
+  bool any = false;
+  for (const auto& r : d.rounds) {
+    if (!r.single_master) continue;
+    any = true;
+    origin = r.t0_us;
+    served.insert(served.end(), r.served_reads.begin(), r.served_reads.end());
+  }
+  if (!any) return false;
+  SingleMasterResult sm = CheckSingleMaster(served);
+  j["single_master"] = sm.single_master;
+  j["single_master_check"] = SingleMasterJson(sm, origin);
+  return !sm.single_master;
+}
+
 }  // namespace
 
 bool LossIsFailure(const std::string& p) { return p == "quorum" || p == "all"; }
@@ -189,6 +212,7 @@ json ReportJson(const DrillReport& d) {
       {"timeline", Timeline(R)},
       {"rounds_detail", json::array()}};
   if (AddCheck(d, j)) j["ok"] = false;
+  if (AddSingleMaster(d, j)) j["ok"] = false;
   if (d.data_mb > 0) j["data_mb"] = d.data_mb;
   for (const auto& r : R) j["rounds_detail"].push_back(RoundJson(r));
   return j;
@@ -234,6 +258,30 @@ std::string CheckSummary(const json& j) {
            (unsigned long long)t["ops"].get<uint64_t>(),
            (unsigned long long)t["checked"].get<uint64_t>(), t["check_ms"].get<double>());
   std::string out = buf;
+  if (j.contains("single_master_check")) {
+    const json& sm = j["single_master_check"];
+    std::string slots;
+    for (const auto& [slot, n] : sm["slots"].items()) {
+      slots += (slots.empty() ? "" : ", ") + std::string("slot ") + slot + ": " +
+               std::to_string(n.get<uint64_t>());
+    }
+    out += std::string("  single_master: ") + (sm["single_master"].get<bool>() ? "true" : "false") +
+           " (" + std::to_string(sm["reads"].get<uint64_t>()) + " LINEARIZABLE reads served" +
+           (slots.empty() ? "" : "; " + slots) + ")\n";
+    if (sm.contains("reason")) {
+      out += "    " + sm["reason"].get<std::string>() + "\n";
+      for (const auto& op : sm["pair"]) {
+        char pb[256];
+        snprintf(pb, sizeof pb,
+                 "    client %d get %s [%.3f, %.3f] served by slot %d, gen %u, confirmed at %.3f ms\n",
+                 op["client"].get<int>(), op["key"].get<std::string>().c_str(),
+                 op["invoke_ms"].get<double>(), op["return_ms"].get<double>(),
+                 op["served_by"].get<int>(), op["served_gen"].get<unsigned>(),
+                 op["served_ms"].get<double>());
+        out += pb;
+      }
+    }
+  }
   if (!j.contains("linearizability_violation")) return out;
   const json& v = j["linearizability_violation"];
   out += "    round " + std::to_string(v["round"].get<int>()) + ": " +

@@ -178,13 +178,14 @@ void BM_Failover(benchmark::State& state, Variant v) {
 }
 
 void SetInitCounters(benchmark::State& state, const std::vector<InitRun>& runs) {
-  std::vector<double> newmaster, copy, startup, copy_rate, overall_rate;
+  std::vector<double> newmaster, copy, startup, copy_rate, overall_rate, data_rate;
   for (const auto& r : runs) {
     newmaster.push_back(r.newmaster_ms);
     copy.push_back(r.copy_ms);
     startup.push_back(r.startup_ms);
     copy_rate.push_back(r.copy_ms > 0 ? r.mib / (r.copy_ms / 1e3) : 0);
     overall_rate.push_back(r.startup_ms > 0 ? r.mib / (r.startup_ms / 1e3) : 0);
+    data_rate.push_back(r.startup_ms > 0 ? r.data_mib / (r.startup_ms / 1e3) : 0);
   }
   state.counters["newmaster_ms"] = Median(newmaster);
   state.counters["copy_ms"] = Median(copy);
@@ -196,25 +197,47 @@ void SetInitCounters(benchmark::State& state, const std::vector<InitRun>& runs) 
   state.counters["pages"] = static_cast<double>(runs.back().pages);
   state.counters["MiB"] = runs.back().mib;
   state.counters["log_records"] = static_cast<double>(runs.back().log_records);
+  state.counters["page_bytes"] = static_cast<double>(runs.back().page_bytes);
+  // Data (keys + values) per second from repmgr_start to STARTUPDONE: the
+  // figure reinit_bench's MB_per_s is (data MiB, start -> in sync).
+  state.counters["data_MiB"] = runs.back().data_mib;
+  state.counters["data_MiB_per_s"] = Median(data_rate);
   RecordInit(g_name, Median(startup), Median(copy), Median(copy_rate), Median(overall_rate),
              runs.back().pages, runs.back().mib);
 }
 
 // (d) A brand-new 4th site joins a loaded group: every iteration starts one
-// empty site; manual time is its repmgr_start -> STARTUPDONE.
-void BM_InternalInit(benchmark::State& state, Variant v) {
+// empty site; manual time is its repmgr_start -> STARTUPDONE. `mib` > 0:
+// reinit_bench's data sizes and record shape, cache and deadline scaled.
+void BM_InternalInit(benchmark::State& state, Variant v, int mib) {
   GroupOptions options = BaseOptions(v);
   options.listed_sites = 4;  // DB_LEGACY: a late joiner must be listed from the start
   options.started_sites = 3;
+  InitLoad load;
+  double join_deadline_s = 60;
+  if (mib > 0) {
+    options.cache_mb = g_plan.InitCacheMb(mib);
+    load.value_bytes = g_plan.init_value_bytes;
+    load.records = (int64_t{mib} << 20) / (16 + load.value_bytes);
+    load.sequential = true;
+    load.ckpt_mib = g_plan.init_ckpt_mib;
+    join_deadline_s = g_plan.InitJoinDeadlineS(mib);
+  } else {
+    load.records = g_plan.init_records;
+  }
   auto group = g_groups.Acquire(options);
   if (!group.ok()) return Fail(state, group.status(), nullptr);
-  if ((*group)->loaded_records != g_plan.init_records) {
-    if (Status s = LoadForInit(**group, g_plan.init_records); !s.ok())
-      return Fail(state, s, *group);
+  if ((*group)->loaded != load.Spec()) {
+    if (!(*group)->loaded.empty()) {  // another load is there: start from an empty group
+      g_groups.Reset();
+      group = g_groups.Acquire(options);
+      if (!group.ok()) return Fail(state, group.status(), nullptr);
+    }
+    if (Status s = LoadForInit(**group, load); !s.ok()) return Fail(state, s, *group);
   }
   std::vector<InitRun> runs;
   for (auto _ : state) {
-    auto run = MeasureInternalInit(**group, /*index=*/3);
+    auto run = MeasureInternalInit(**group, /*index=*/3, join_deadline_s);
     if (!run.ok()) {
       Fail(state, run.status(), *group);
       break;
@@ -258,10 +281,16 @@ void RegisterVariant(Variant v) {
       ->UseManualTime()
       ->Unit(benchmark::kMillisecond);
   Register("repmgr/internal_init/" + vn + "/records:" + std::to_string(g_plan.init_records),
-           BM_InternalInit, v)
+           BM_InternalInit, v, 0)
       ->Iterations(g_plan.init_reps)
       ->UseManualTime()
       ->Unit(benchmark::kMillisecond);
+  for (int mib : g_plan.init_mib) {
+    Register("repmgr/internal_init/" + vn + "/MiB:" + std::to_string(mib), BM_InternalInit, v, mib)
+        ->Iterations(g_plan.InitMibReps(mib))
+        ->UseManualTime()
+        ->Unit(benchmark::kMillisecond);
+  }
 }
 
 bool CheckFile(const std::string& path, int mode, const char* what) {
@@ -277,7 +306,11 @@ void AddContext() {
   benchmark::AddCustomContext("repmgr.config",
                               "3 sites on 127.0.0.1, in-memory env/log/rep files, cache " +
                                   std::to_string(g_plan.cache_mb) +
-                                  " MiB, DB_LEGACY membership, 16 B keys / 100 B values");
+                                  " MiB (internal_init/MiB:N: 2N+256), DB_LEGACY membership, 16 B keys / 100 B "
+                                  "values (internal_init/MiB:N: " +
+                                  std::to_string(g_plan.init_value_bytes) +
+                                  " B values, ascending keys, checkpoint every " +
+                                  std::to_string(g_plan.init_ckpt_mib) + " MiB)");
 }
 
 }  // namespace

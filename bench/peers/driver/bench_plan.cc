@@ -37,6 +37,9 @@ int ParseOne(const char* arg, Plan* plan, Paths* paths) {
   } else if (const char* s = FlagValue(arg, "init_records")) {
     if (!ParsePositive(s, "init_records", &v)) return -1;
     plan->init_records = v;
+  } else if (const char* s = FlagValue(arg, "init_mib")) {
+    if (!ParsePositive(s, "init_mib", &v)) return -1;
+    plan->init_mib = {static_cast<int>(v)};
   } else if (const char* s = FlagValue(arg, "failover_rounds")) {
     if (!ParsePositive(s, "failover_rounds", &v)) return -1;
     plan->failover_rounds = static_cast<int>(v);
@@ -74,6 +77,7 @@ void Plan::MakeQuick() {
   failover_idle_ms = 200;
   init_records = 5'000;
   init_reps = 1;
+  init_mib = {8};  // reinit_bench's smoke size
 }
 
 bool ParsePlanFlags(int* argc, char** argv, Plan* plan, Paths* paths) {

@@ -68,8 +68,10 @@ class Group {
   // Failure diagnostics: every running site's recent stderr.
   std::string Diagnostics();
 
-  // Records loaded for the internal-init measurement (0 if none yet).
-  int64_t loaded_records = 0;
+  // What was loaded for the internal-init measurement (InitLoad::Spec(); empty
+  // if nothing yet) and how much data that is (keys + values, MiB).
+  std::string loaded;
+  double loaded_data_mib = 0;
 
  private:
   Group(GroupOptions options, Paths paths)

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <numeric>
 #include <thread>
 
@@ -21,6 +22,7 @@ constexpr int64_t kFailoverDeadlineNs = 15 * kSecondNs;
 constexpr int64_t kOtherSyncedWaitNs = 3 * kSecondNs;
 constexpr int64_t kJoinDeadlineNs = 60 * kSecondNs;
 constexpr int kLoadRecordsPerTxn = 1'000;
+constexpr int kKeyBytes = 16;
 
 double Ms(int64_t ns) { return static_cast<double>(ns) / 1e6; }
 
@@ -159,27 +161,49 @@ Result<FailoverRound> MeasureFailoverRound(Group& group, int preload, int idle_m
   return round;
 }
 
-Status LoadForInit(Group& group, int64_t records) {
+std::string InitLoad::Spec() const {
+  // The short form for the anchors' load, so that its command stays the same.
+  if (value_bytes == 100 && !sequential && ckpt_mib == 0) {
+    return std::to_string(records) + " " + std::to_string(kLoadRecordsPerTxn);
+  }
+  return std::to_string(records) + " " + std::to_string(kLoadRecordsPerTxn) + " " +
+         std::to_string(value_bytes) + " " + std::to_string(ckpt_mib) + " " +
+         (sequential ? "seq" : "scrambled");
+}
+
+double InitLoad::DataMiB() const {
+  return static_cast<double>(records * (kKeyBytes + value_bytes)) / (1 << 20);
+}
+
+Status LoadForInit(Group& group, const InitLoad& load) {
   Child* master = group.site(group.master());
-  const int64_t txns = (records + kLoadRecordsPerTxn - 1) / kLoadRecordsPerTxn;
-  auto load =
-      master->Call("load " + std::to_string(records) + " " + std::to_string(kLoadRecordsPerTxn),
-                   MonoNs() + kCommandSlackNs + txns * kPerTxnBudgetNs);
-  if (!load.ok()) return load.status().WithContext("load");
+  const int64_t txns = (load.records + kLoadRecordsPerTxn - 1) / kLoadRecordsPerTxn;
+  // Each forced checkpoint waits for acks too (up to the 1 s ack timeout).
+  const int64_t ckpts = load.ckpt_mib > 0 ? static_cast<int64_t>(load.DataMiB()) / load.ckpt_mib : 0;
+  const int64_t start_ns = MonoNs();
+  auto reply = master->Call("load " + load.Spec(),
+                            start_ns + kCommandSlackNs + (txns + ckpts) * kPerTxnBudgetNs);
+  if (!reply.ok()) return reply.status().WithContext("load");
   // The checkpoint bounds the log the new site replays after the pages.
   auto ckpt = master->Call("ckpt", MonoNs() + kCommandSlackNs);
   if (!ckpt.ok()) return ckpt.status().WithContext("checkpoint");
-  group.loaded_records = records;
+  std::fprintf(stderr, "  loaded %.1f MiB of data (%lld records, %lld checkpoints) in %.1f s\n",
+               load.DataMiB(), static_cast<long long>(load.records),
+               static_cast<long long>(reply->Field("checkpoints", 0)),
+               Ms(MonoNs() - start_ns) / 1e3);
+  group.loaded = load.Spec();
+  group.loaded_data_mib = load.DataMiB();
   return Status::Ok();
 }
 
-Result<InitRun> MeasureInternalInit(Group& group, int index) {
+Result<InitRun> MeasureInternalInit(Group& group, int index, double join_deadline_s) {
   auto master_stat = group.site(group.master())->Call("stat", MonoNs() + kCommandSlackNs);
   if (!master_stat.ok()) return master_stat.status();
   const int64_t page_bytes = master_stat->Field("db_pagesize", 0);
   BP_RETURN_IF_ERROR(group.StartSite(index, /*as_master=*/false));
   Child* site = group.site(index);
-  const int64_t deadline_ns = MonoNs() + kJoinDeadlineNs;
+  const int64_t deadline_ns =
+      MonoNs() + std::max(kJoinDeadlineNs, static_cast<int64_t>(join_deadline_s * 1e9));
   auto start = site->AwaitEvent("REPMGR_START", 0, deadline_ns);
   if (!start.ok()) return start.status();
   auto done = site->AwaitEvent("STARTUPDONE", 0, deadline_ns);
@@ -199,6 +223,8 @@ Result<InitRun> MeasureInternalInit(Group& group, int index) {
   run.pages = stat->Field("pg_records", 0);
   run.log_records = stat->Field("log_records", 0);
   run.mib = static_cast<double>(run.pages * page_bytes) / (1 << 20);
+  run.data_mib = group.loaded_data_mib;
+  run.page_bytes = page_bytes;
   group.StopSite(index);
   return run;
 }

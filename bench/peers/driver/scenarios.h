@@ -55,12 +55,26 @@ struct InitRun {
   int64_t pages = 0;        // st_pg_records on the new site
   int64_t log_records = 0;  // st_log_records on the new site
   double mib = 0;           // pages * page size
+  double data_mib = 0;      // keys + values loaded on the master
+  int64_t page_bytes = 0;   // the database's page size (bt_pagesize)
 };
-// (d) Loads `records` records in transactions of 1,000, then forces a checkpoint.
-Status LoadForInit(Group& group, int64_t records);
+
+// What the master loads before an internal init: 16-byte keys and
+// value_bytes values, in transactions of 1,000, a forced checkpoint after
+// every ckpt_mib MiB of data (0: only the final one).
+struct InitLoad {
+  int64_t records = 0;
+  int value_bytes = 100;
+  bool sequential = false;  // ascending keys (as reinit_bench) instead of scrambled
+  int ckpt_mib = 0;
+  std::string Spec() const;   // the load command's arguments; identifies the load
+  double DataMiB() const;     // records * (16 + value_bytes) in MiB
+};
+// (d) Loads, then forces a checkpoint (it bounds the log replayed after the pages).
+Status LoadForInit(Group& group, const InitLoad& load);
 // (d) Starts brand-new site `index` (empty environment), times its internal
-// init, then closes it again.
-Result<InitRun> MeasureInternalInit(Group& group, int index);
+// init until STARTUPDONE or join_deadline_s, then closes it again.
+Result<InitRun> MeasureInternalInit(Group& group, int index, double join_deadline_s);
 
 struct SocketCensus {
   int tcp = 0;

@@ -8,6 +8,7 @@
 // arguments or a failed start; 3 if files were left in the home directory.
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <numeric>
 #include <string>
@@ -96,11 +97,20 @@ bool Dispatch(Site& site, std::string_view line) {
         cmd, site,
         RunThroughput(site.env(), site.db(), ToInt(words[1]), ToInt(words[2]), ToInt(words[3])),
         pf_before);
-  } else if (cmd == "load" && words.size() == 3) {
+  } else if (cmd == "load" && (words.size() == 3 || words.size() == 6)) {
+    LoadSpec spec;
+    spec.records = std::atoll(std::string(words[1]).c_str());
+    spec.per_txn = ToInt(words[2]);
+    if (words.size() == 6) {
+      spec.value_bytes = ToInt(words[3]);
+      spec.ckpt_every_bytes = int64_t{ToInt(words[4])} << 20;
+      spec.sequential = words[5] == "seq";
+    }
     const int64_t start_ns = MonoNs();
-    const int ret = RunLoad(site.env(), site.db(), ToInt(words[1]), ToInt(words[2]));
-    Reply(cmd, ret == 0,
-          "elapsed_ns=" + std::to_string(MonoNs() - start_ns) + " ret=" + std::to_string(ret));
+    const LoadResult r = RunLoad(site.env(), site.db(), spec);
+    Reply(cmd, r.ret == 0,
+          "elapsed_ns=" + std::to_string(MonoNs() - start_ns) + " ret=" + std::to_string(r.ret) +
+              " checkpoints=" + std::to_string(r.checkpoints));
   } else if (cmd == "ckpt") {
     const int64_t start_ns = MonoNs();
     const int ret = site.env()->txn_checkpoint(site.env(), 0, 0, DB_FORCE);

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <thread>
@@ -32,34 +33,40 @@ uint64_t Scramble(uint64_t x) {
   return x ^ (x >> 31);
 }
 
-// 16 hex digits of the scrambled id: exactly kKeyBytes, no terminator.
-void FormatKey(uint64_t id, char* out) {
+// 16 hex digits of the (scrambled) id: exactly kKeyBytes, no terminator.
+void FormatKey(uint64_t id, char* out, bool sequential = false) {
   static const char kHex[] = "0123456789abcdef";
-  uint64_t v = Scramble(id);
+  uint64_t v = sequential ? id : Scramble(id);
   for (int i = kKeyBytes - 1; i >= 0; --i, v >>= 4) out[i] = kHex[v & 0xf];
 }
 
-int PutInTxn(DB* db, DB_TXN* txn, uint64_t key_id) {
+struct RecordShape {
+  int value_bytes = kValueBytes;
+  bool sequential = false;
+};
+
+int PutInTxn(DB* db, DB_TXN* txn, uint64_t key_id, const RecordShape& shape, std::string& value_buf) {
   char key_buf[kKeyBytes];
-  char value_buf[kValueBytes];
-  FormatKey(key_id, key_buf);
-  std::memset(value_buf, 'v', sizeof(value_buf));
-  std::memcpy(value_buf, key_buf, sizeof(key_buf));
+  FormatKey(key_id, key_buf, shape.sequential);
+  value_buf.assign(static_cast<size_t>(shape.value_bytes), 'v');
+  std::memcpy(value_buf.data(), key_buf, std::min<size_t>(sizeof(key_buf), value_buf.size()));
   DBT key{};
   DBT value{};
   key.data = key_buf;
   key.size = kKeyBytes;
-  value.data = value_buf;
-  value.size = kValueBytes;
+  value.data = value_buf.data();
+  value.size = static_cast<u_int32_t>(value_buf.size());
   return db->put(db, txn, &key, &value, 0);
 }
 
 // Runs `puts` puts with ids from first_id in one transaction, once.
-int TxnOnce(DB_ENV* env, DB* db, uint64_t first_id, int puts) {
+int TxnOnce(DB_ENV* env, DB* db, uint64_t first_id, int puts, const RecordShape& shape) {
   DB_TXN* txn = nullptr;
+  std::string value_buf;
   if (int ret = env->txn_begin(env, nullptr, &txn, 0); ret != 0) return ret;
   for (int i = 0; i < puts; ++i) {
-    if (int ret = PutInTxn(db, txn, first_id + static_cast<uint64_t>(i)); ret != 0) {
+    if (int ret = PutInTxn(db, txn, first_id + static_cast<uint64_t>(i), shape, value_buf);
+        ret != 0) {
       txn->abort(txn);
       return ret;
     }
@@ -67,10 +74,11 @@ int TxnOnce(DB_ENV* env, DB* db, uint64_t first_id, int puts) {
   return txn->commit(txn, 0);
 }
 
-int TxnWithRetry(DB_ENV* env, DB* db, uint64_t first_id, int puts) {
+int TxnWithRetry(DB_ENV* env, DB* db, uint64_t first_id, int puts,
+                 const RecordShape& shape = RecordShape{}) {
   int ret = 0;
   for (int attempt = 0; attempt < kDeadlockRetries; ++attempt) {
-    ret = TxnOnce(env, db, first_id, puts);
+    ret = TxnOnce(env, db, first_id, puts, shape);
     if (ret != DB_LOCK_DEADLOCK) return ret;
   }
   return ret;
@@ -130,14 +138,33 @@ LatencyRun RunThroughput(DB_ENV* env, DB* db, int writers, int warm_ms, int meas
   return all;
 }
 
-int RunLoad(DB_ENV* env, DB* db, int64_t records, int per_txn) {
-  if (db == nullptr || per_txn <= 0) return EINVAL;
-  for (int64_t done = 0; done < records; done += per_txn) {
-    const int puts = static_cast<int>(std::min<int64_t>(per_txn, records - done));
-    const uint64_t first_id = g_next_key_id.fetch_add(static_cast<uint64_t>(puts));
-    if (int ret = TxnWithRetry(env, db, first_id, puts); ret != 0) return ret;
+LoadResult RunLoad(DB_ENV* env, DB* db, const LoadSpec& spec) {
+  LoadResult result;
+  if (db == nullptr || spec.per_txn <= 0 || spec.value_bytes < kKeyBytes) {
+    result.ret = EINVAL;
+    return result;
   }
-  return 0;
+  const RecordShape shape{spec.value_bytes, spec.sequential};
+  const int64_t record_bytes = kKeyBytes + spec.value_bytes;
+  int64_t since_ckpt = 0;
+  for (int64_t done = 0; done < spec.records; done += spec.per_txn) {
+    const int puts = static_cast<int>(std::min<int64_t>(spec.per_txn, spec.records - done));
+    const uint64_t first_id = g_next_key_id.fetch_add(static_cast<uint64_t>(puts));
+    if (int ret = TxnWithRetry(env, db, first_id, puts, shape); ret != 0) {
+      result.ret = ret;
+      return result;
+    }
+    since_ckpt += puts * record_bytes;
+    if (spec.ckpt_every_bytes > 0 && since_ckpt >= spec.ckpt_every_bytes) {
+      if (int ret = env->txn_checkpoint(env, 0, 0, DB_FORCE); ret != 0) {
+        result.ret = ret;
+        return result;
+      }
+      ++result.checkpoints;
+      since_ckpt = 0;
+    }
+  }
+  return result;
 }
 
 // Walks /proc/self/fd: the proof that the LD_PRELOAD shim took effect (or,

@@ -29,6 +29,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <vector>
 
 #include "board/config.h"
 #include "bus/frames.h"
@@ -75,6 +76,13 @@ class AckTracker {
     uint32_t gen = 0;
     bus::Lsn lsn;
   };
+  // A writer blocked in Wait: OnAck wakes only the writers whose LSN the
+  // new ack satisfies (with many writers, waking all of them on every ack
+  // costs more CPU than the commits).
+  struct Waiter {
+    bus::Lsn lsn;
+    std::condition_variable cv;
+  };
   int CountAcked(bus::Lsn lsn, bool electable_only) const;  // mu_ held
   int NeededLocked(int* live) const;                        // mu_ held
   bool MetLocked(bus::Lsn lsn, int* got, int* needed) const;
@@ -84,7 +92,7 @@ class AckTracker {
   std::function<bool(int)> is_alive_;
   std::function<bool(int)> is_caught_up_;
   mutable std::mutex mu_;
-  std::condition_variable cv_;
+  std::vector<Waiter*> waiters_;     // mu_ held
   std::map<int, Replica> replicas_;  // by slot, never self
   uint32_t gen_ = 0;
   uint64_t abort_epoch_ = 0;

@@ -42,6 +42,7 @@
 #include "board/events.h"
 #include "board/gate.h"
 #include "board/peers.h"
+#include "board/reinit_progress.h"
 #include "board/work_queue.h"
 #include "bp/status.h"
 #include "bus/bus.h"
@@ -52,6 +53,8 @@ struct __db_dbt;
 struct __db_lsn;
 
 namespace bp::board {
+
+struct PermOutcome;  // perm_outcome.h
 
 enum class Role { kStarting, kClient, kMaster };
 const char* RoleName(Role r);
@@ -70,6 +73,15 @@ struct WriteResult {
   bool duplicate = false;   // the request id was applied before; nothing re-applied
   std::string token;        // commit token (DB_TXN_TOKEN) for read-your-writes
   int master = -1;          // the board that applied it
+};
+
+// Who answered a LINEARIZABLE read: this board as master of `gen`, having
+// last confirmed its mastership at `mono_us` (CLOCK_MONOTONIC, shared by
+// every process on the machine). Filled only for a successful read.
+struct ServedInfo {
+  int slot = 0;
+  uint32_t gen = 0;
+  int64_t mono_us = 0;
 };
 
 struct EngineOptions {
@@ -100,7 +112,7 @@ class Engine : private bus::Handler {
   void SubmitWrite(std::vector<memenv::BatchOp> ops, RequestId id,
                    std::function<void(WriteResult)> done);
   Result<std::string> Get(std::string_view key, ReadMode mode, std::string_view token,
-                          uint32_t timeout_ms);
+                          uint32_t timeout_ms, ServedInfo* served = nullptr);
   Result<std::vector<std::pair<std::string, std::string>>> Scan(std::string_view start,
                                                                 std::string_view end,
                                                                 size_t limit);
@@ -118,6 +130,9 @@ class Engine : private bus::Handler {
   memenv::Env& env() { return *env_; }
   nlohmann::json StatusJson();
   std::string StatusText();
+  // Re-init phase, bytes received of the expected total, rate, eta (reinit_progress.cc).
+  ReinitProgress ReinitProgressNow();
+  nlohmann::json ReinitProgressJson();
   // Admin commands (JSON in, JSON out): status, link faults, elections.
   nlohmann::json Admin(const nlohmann::json& command);
   // True after an environment panic: the process must exit and rejoin empty.
@@ -137,6 +152,7 @@ class Engine : private bus::Handler {
   int Send(const __db_dbt* control, const __db_dbt* rec, const __db_lsn* lsnp, int envid,
            uint32_t flags);
   int RouteAnywhere(int envid);
+  bool AwaitDurable(bus::Lsn lsn, PermOutcome* po);
   void RememberRouted(int dest, int fallback, const bus::OutFrame& frame);
   void ResendRoutedTo(int dead_slot);
 
@@ -145,8 +161,24 @@ class Engine : private bus::Handler {
   void OnPeerUp(int slot) override;
   void OnPeerDown(int slot) override;
   void WorkerLoop();
-  void ProcessRepMessage(const bus::InFrame& frame);
+  // Returns the LSN acknowledged (trace::Pack), or 0 when it was not ISPERM.
+  uint64_t ProcessRepMessage(const bus::InFrame& frame);
   void HandleProcessResult(int ret, int sender, uint32_t frame_gen, const bus::Lsn& ret_lsn);
+  void FlushAck();
+
+  // The rep worker's ack not sent yet (rep worker only): while more
+  // replication messages wait in the queue, only the last ISPERM of the run
+  // is acknowledged (an ack covers every commit up to its LSN), bounded by
+  // kMaxHeldAcks so a steady stream still acknowledges.
+  struct HeldAck {
+    bool held = false;
+    int to = 0;
+    uint32_t gen = 0;
+    bus::Lsn lsn;
+    int covered = 0;  // ISPERMs this ack stands for
+  };
+  static constexpr int kMaxHeldAcks = 16;
+  HeldAck held_ack_;
 
   // events (engine.cc)
   static void EventCallback(__db_env* env, uint32_t event, void* info);
@@ -174,9 +206,13 @@ class Engine : private bus::Handler {
   void WatchMaster(int64_t now_us);
   bool ConfirmedMaster(int64_t now_us) const;
 
+  // reinit_progress.cc: this board's database size for its heartbeat.
+  void RefreshDbSize(int64_t now_us);
+  static constexpr int64_t kDbSizeEveryUs = 250'000;
+
   // service.cc
   void ThrottleForLaggingReplicas();
-  Result<std::string> ConfirmLinearizableRead(Result<std::string> value);
+  Result<std::string> ConfirmLinearizableRead(Result<std::string> value, ServedInfo* served);
   memenv::Table* DataTable();
   memenv::Table* RequestTable();
   void HandleAppRequest(bus::InFrame frame);
@@ -231,6 +267,10 @@ class Engine : private bus::Handler {
   // Replication state read by the ticker (rep_stat), for heartbeats/status.
   std::atomic<uint32_t> next_lsn_file_{0}, next_lsn_offset_{0};
   std::atomic<bool> reinit_{false};
+  ReinitTracker reinit_tracker_;
+  std::atomic<uint64_t> db_pages_{0};  // memp_stat, every kDbSizeEveryUs (ticker only)
+  std::atomic<uint32_t> page_size_{0};
+  int64_t db_size_at_us_ = 0;          // ticker only
   std::atomic<uint64_t> heartbeat_seq_{0};
   std::atomic<int64_t> mastership_since_us_{0};
 
@@ -240,6 +280,13 @@ class Engine : private bus::Handler {
   std::atomic<uint64_t> anywhere_routed_{0};
   std::atomic<uint64_t> writes_{0}, writes_not_durable_{0}, forwarded_{0}, duplicates_{0};
   std::atomic<uint64_t> throttled_{0};
+  // Leases: reads/writes refused because Berkeley DB found this master's
+  // lease expired (DB_REP_LEASE_EXPIRED), and when the last one was.
+  std::atomic<uint64_t> lease_expired_{0};
+  std::atomic<int64_t> last_lease_expired_us_{0};
+  // Leases: counts a DB_REP_LEASE_EXPIRED refusal and rewrites it into a
+  // message that says what to do; other statuses pass unchanged.
+  Status LeaseExpired(Status st, const char* what);
   // The LSN of the last PERMANENT record this master sent (file << 32 |
   // offset): a linearizable read waits until it is acknowledged.
   std::atomic<uint64_t> last_perm_lsn_{0};

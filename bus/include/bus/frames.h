@@ -57,6 +57,8 @@ struct HeartbeatInfo {
   uint64_t seq = 0;
   bool lease_valid = false;
   uint32_t confirm_gen = 0;
+  uint64_t db_pages = 0;   // 0: not reported (an old board, or not in sync)
+  uint32_t page_size = 0;
 };
 OutFrame BuildHeartbeat(const FrameHeader& h, const HeartbeatInfo& info);
 HeartbeatInfo ReadHeartbeat(const wire::Heartbeat& hb);

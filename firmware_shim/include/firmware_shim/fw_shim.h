@@ -70,7 +70,7 @@ extern "C" {
 #endif
 
 #define FW_SHIM_VERSION_MAJOR 1
-#define FW_SHIM_VERSION_MINOR 0
+#define FW_SHIM_VERSION_MINOR 1
 #define FW_SHIM_VERSION_PATCH 0
 #define FW_SHIM_VERSION \
   (FW_SHIM_VERSION_MAJOR * 10000 + FW_SHIM_VERSION_MINOR * 100 + FW_SHIM_VERSION_PATCH)
@@ -160,6 +160,22 @@ typedef enum fw_read_mode {
  * re-initialising refuses local reads with FW_ERR_UNAVAILABLE. */
 FW_EXPORT fw_err_t fw_get(fw_board_t* h, const char* key, size_t klen, fw_read_mode_t mode,
                           char** val, size_t* vlen);
+
+/* Who answered a read (since 1.1). For a FW_READ_LINEARIZABLE read answered
+ * with FW_OK or FW_ERR_NOT_FOUND: the master's slot, its master generation,
+ * and the CLOCK_MONOTONIC time (microseconds, the clock every process on the
+ * machine shares) at which it last confirmed it was master for this read.
+ * All zero for other reads and on errors. Meant for checkers and drills. */
+typedef struct fw_read_info {
+  int32_t served_by;
+  uint32_t served_gen;
+  int64_t served_mono_us;
+  int64_t reserved[4];
+} fw_read_info_t;
+
+/* fw_get, also filling *info (may be NULL) as described above. */
+FW_EXPORT fw_err_t fw_get_ex(fw_board_t* h, const char* key, size_t klen, fw_read_mode_t mode,
+                             char** val, size_t* vlen, fw_read_info_t* info);
 
 /* ---- writes ---- */
 

@@ -93,6 +93,20 @@ class Env {
   // themselves when they see DB_REP_HANDLE_DEAD.
   void InvalidateTables();
 
+  // The size of every table this Env has open, as Berkeley DB holds it:
+  // pages = last page number + 1 (what DB->stat's bt_pagecnt is made of) and
+  // the database's own page size. pages * page_size is what an internal init
+  // copies for that table. Reads the cache only (no page lock, no open) and
+  // skips a table whose handle another thread is (re)opening, so a caller on
+  // a latency-critical thread never waits; returns nothing at all while a
+  // table is being opened.
+  struct TablePages {
+    std::string name;
+    uint64_t pages = 0;
+    uint32_t page_size = 0;
+  };
+  std::vector<TablePages> OpenTablePages();
+
   // Runs `body` inside a transaction, committing if it returns OK and
   // aborting otherwise. A DB_LOCK_DEADLOCK anywhere aborts and re-runs the
   // body, at most options.deadlock_retries times (then Busy). `body` must be
@@ -244,6 +258,7 @@ class Table {
   // Number of keys (DB->stat, read-committed: walks the leaf pages but
   // copies no data).
   Result<uint64_t> Count();
+
 
  private:
   friend class Env;

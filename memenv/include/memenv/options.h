@@ -58,6 +58,13 @@ struct EnvOptions {
   uint32_t deadlock_policy = 0;  // 0 = DB_LOCK_DEFAULT
   int deadlock_retries = 20;
 
+  // Write transactions (WithTxn) begin with DB_IGNORE_LEASE. With master
+  // leases Berkeley DB checks the lease after writing the commit record and
+  // panics the environment when that check fails (a master cut off mid-
+  // commit); an engine that enforces leases itself before committing, and
+  // durability through its ack policy, sets this. Reads still check leases.
+  bool commits_ignore_leases = false;
+
   // Called with every Berkeley DB error/informational message (set_errcall).
   // Default: written to stderr with a "bdb:" prefix.
   std::function<void(const std::string&)> on_bdb_message;
