@@ -9,6 +9,8 @@
 // mastership from the heartbeats of a majority naming it (linearizable reads).
 #include <db.h>
 
+#include <algorithm>
+
 #include <chrono>
 
 #include "board/engine.h"
@@ -120,7 +122,11 @@ void Engine::WatchMaster(int64_t now) {
   const int64_t timeout_us = int64_t(c.heartbeat_timeout_ms) * 1000;
   if (m > 0 && m != opts_.self_slot) {
     if (peers_.IsAlive(m, now)) {
-      last_master_seen_us_ = now;
+      // The instant it was last heard, not now: then the election starts
+      // when its heartbeats have been missing for heartbeat_timeout_ms, not
+      // that long after the peer table noticed (which doubled the detection
+      // of a silent master).
+      last_master_seen_us_ = std::max(last_master_seen_us_.load(), peers_.LastHeartbeat(m));
       return;
     }
     if (now - last_master_seen_us_.load() < timeout_us) return;

@@ -84,16 +84,24 @@ WriteResult Engine::Write(const std::vector<memenv::BatchOp>& ops, RequestId id)
   }
   r.status = CheckWrite(ops);
   if (!r.status.ok()) return r;
+  // With leases a master writes only while a majority's heartbeats confirm
+  // it (Berkeley DB's own lease check is skipped on commits: memenv's
+  // commits_ignore_leases). A new master is confirmed within a heartbeat or
+  // two of its election: wait for that here, bounded, rather than refuse
+  // and leave the client to back off.
+  if (opts_.config.leases) {
+    const int64_t until = clock_.NowMicros() + int64_t(opts_.config.heartbeat_timeout_ms) * 1000;
+    while (role_.load() == Role::kMaster && !ConfirmedMaster(clock_.NowMicros()) &&
+           clock_.NowMicros() < until && !stop_.load()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
   GatePass pass(api_gate_);  // a role change waits for this write (gate.h)
   if (role_.load() != Role::kMaster) {
     r.status = Status::NotMaster("board " + std::to_string(opts_.self_slot) +
                                  " stepped down; not applied, retry at the master");
     return r;
   }
-  // With leases, a commit whose lease check fails *after* the commit record
-  // is written panics the environment (bdb-base-api.md §4). A master that
-  // cannot confirm it is still master (cut off) is about to lose its lease:
-  // refuse before writing anything rather than commit into that panic.
   if (opts_.config.leases && !ConfirmedMaster(clock_.NowMicros())) {
     r.status = Status::Unavailable("board " + std::to_string(opts_.self_slot) +
                                    " cannot confirm it is still master (no majority heard "
@@ -109,7 +117,9 @@ WriteResult Engine::Write(const std::vector<memenv::BatchOp>& ops, RequestId id)
   }
   std::string idkey = id.empty() ? std::string() : IdKey(id);
   if (!id.empty()) {
-    auto seen = reqs->Get(idkey);
+    // The write's own bookkeeping, not a read for a client: no lease check
+    // (a new master's first writes would wait for its first lease grants).
+    auto seen = reqs->Get(idkey, /*ignore_lease=*/true);
     if (seen.ok()) r.duplicate = true;
   }
   ThrottleForLaggingReplicas();

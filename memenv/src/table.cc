@@ -73,13 +73,13 @@ Status Table::RunOnHandle(std::string_view what, const std::function<int(DB*)>& 
   }
 }
 
-Result<std::string> Table::Get(std::string_view key) {
+Result<std::string> Table::Get(std::string_view key, bool ignore_lease) {
   if (key.empty()) return Status::InvalidArgument("Get on table '" + name_ + "': empty key");
   std::string value;
   Status s = RunOnHandle("DB->get", [&](DB* db) {
     DBT k = InDbt(key);
     OutDbt v;
-    const int ret = db->get(db, nullptr, &k, v.get(), 0);
+    const int ret = db->get(db, nullptr, &k, v.get(), ignore_lease ? DB_IGNORE_LEASE : 0);
     if (ret == 0) value.assign(v.view());
     return ret;
   });

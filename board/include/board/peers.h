@@ -34,6 +34,8 @@ class PeerTable {
   void OnHeartbeat(int slot, const bus::HeartbeatInfo& hb, int64_t now_us);
 
   bool IsAlive(int slot, int64_t now_us) const;
+  // When `slot`'s last heartbeat arrived (0 = never).
+  int64_t LastHeartbeat(int slot) const;
   // Alive and not re-initialising (it can acknowledge soon).
   bool IsCaughtUp(int slot, int64_t now_us) const;
   // Alive, a client, in sync (startup done, not re-initialising).

@@ -243,7 +243,11 @@ class Table {
   // Single operations, each its own transaction (Get: a non-transactional
   // read, locks held for the call only), with deadlock retry and handle
   // reopen on DB_REP_HANDLE_DEAD. Empty keys are InvalidArgument.
-  Result<std::string> Get(std::string_view key);
+  // `ignore_lease`: skip Berkeley DB's master-lease check (DB_IGNORE_LEASE),
+  // for reads that only serve a write's own bookkeeping; with leases a read
+  // on a master whose lease is not yet (or no longer) granted blocks up to
+  // ~1.5 s in that check.
+  Result<std::string> Get(std::string_view key, bool ignore_lease = false);
   Status Put(std::string_view key, std::string_view value);
   Status Delete(std::string_view key);
 
