@@ -166,6 +166,7 @@ Status Engine::ConfigureReplication(__db_env* env) {
 void Engine::StartThreads() {
   write_pool_.Start(opts_.config.write_threads);
   worker_ = std::thread([this] { WorkerLoop(); });
+  serve_worker_ = std::thread([this] { ServeLoop(); });
   election_thread_ = std::thread([this] { ElectionLoop(); });
   ticker_ = std::thread([this] { TickerLoop(); });
 }
@@ -229,8 +230,10 @@ void Engine::Stop() {
   }
   election_cv_.notify_all();
   rep_queue_.Close();
+  serve_queue_.Close();
   WakeTicker();
   if (worker_.joinable()) worker_.join();
+  if (serve_worker_.joinable()) serve_worker_.join();
   if (election_thread_.joinable()) election_thread_.join();
   if (ticker_.joinable()) ticker_.join();
   write_pool_.Stop();

@@ -20,7 +20,11 @@ void Engine::OnFrame(bus::InFrame&& in) {
   int sender = in.sender();
   switch (f->body_type()) {
     case wire::Body::RepMsg:
-      rep_queue_.Push(std::move(in));
+      if (f->body_as_RepMsg()->flags() & DB_REP_ANYWHERE) {
+        serve_queue_.Push(std::move(in));
+      } else {
+        rep_queue_.Push(std::move(in));
+      }
       break;
     case wire::Body::Ack: {
       // With master leases an ack must be counted only after the same
@@ -110,7 +114,22 @@ void Engine::WorkerLoop() {
   }
 }
 
-uint64_t Engine::ProcessRepMessage(const bus::InFrame& in) {
+// Log and page requests of boards catching up, answered next to the rep
+// worker (Berkeley DB allows concurrent rep_process_message calls: repmgr
+// runs several message threads). Requests are reads of this board's log and
+// pages; their order relative to the master's stream does not matter.
+void Engine::ServeLoop() {
+  while (auto in = serve_queue_.Pop()) {
+    while (!rep_started_.load() && !stop_.load()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    if (stop_.load()) break;
+    GatePass pass(message_gate_);
+    ProcessRepMessage(*in, /*hold_ack=*/false);
+  }
+}
+
+uint64_t Engine::ProcessRepMessage(const bus::InFrame& in, bool hold_ack) {
   const wire::RepMsg* m = in.frame()->body_as_RepMsg();
   DBT control = {}, rec = {};
   if (m->control()) {
@@ -125,11 +144,12 @@ uint64_t Engine::ProcessRepMessage(const bus::InFrame& in) {
   DB_ENV* env = env_->raw();
   int ret = env->rep_process_message(env, &control, &rec, in.sender(), &ret_lsn);
   ++msgs_processed_;
-  HandleProcessResult(ret, in.sender(), m->gen(), {ret_lsn.file, ret_lsn.offset});
+  HandleProcessResult(ret, in.sender(), m->gen(), {ret_lsn.file, ret_lsn.offset}, hold_ack);
   return ret == DB_REP_ISPERM ? trace::Pack(ret_lsn.file, ret_lsn.offset) : 0;
 }
 
-void Engine::HandleProcessResult(int ret, int sender, uint32_t frame_gen, const bus::Lsn& lsn) {
+void Engine::HandleProcessResult(int ret, int sender, uint32_t frame_gen, const bus::Lsn& lsn,
+                                 bool hold_ack) {
   switch (ret) {
     case 0:
       return;
@@ -137,6 +157,10 @@ void Engine::HandleProcessResult(int ret, int sender, uint32_t frame_gen, const 
       ++isperm_;
       int m = master_slot_.load();
       int to = (m > 0 && m != opts_.self_slot) ? m : sender;
+      if (!hold_ack) {
+        if (bus_->Send(to, bus::BuildAck(header_, frame_gen, lsn))) ++acks_sent_;
+        return;
+      }
       if (held_ack_.held && (held_ack_.to != to || held_ack_.gen != frame_gen)) FlushAck();
       held_ack_.held = true;
       held_ack_.to = to;

@@ -55,6 +55,9 @@ struct RoundResult {
   std::optional<double> reinit_ms;    // kill, replace: restart -> in sync
   std::optional<double> stepdown_ms;  // pause, partition: wake/heal -> replica
   std::optional<double> rejoin_ms;    // pause, partition: wake/heal -> in sync
+  // pause, partition: when the old master came back, mastership moved once
+  // more (a second election) and the old master followed this slot instead.
+  std::optional<int> master_moved_to;
   VerifyResult verify;
   LoadTotals load;
   std::vector<int> restarted;        // boards that exited on their own, restarted

@@ -54,14 +54,21 @@ Status MeasureReinit(RoundContext& ctx, int slot, int64_t restart_us) {
   return Status::Ok();
 }
 
-// After SIGCONT / heal: the old master must step down to the new master,
-// then catch up.
+// After SIGCONT / heal: the old master must step down and follow the
+// group's master, then catch up. That is normally the board that took over;
+// if the group elected once more meanwhile (the returning master's messages
+// can start another election), it follows that one, and the round records
+// where mastership went (master_moved_to).
 Status MeasureStepDown(RoundContext& ctx, int old_master, int64_t wake_us) {
-  const int new_master = ctx.result.new_master;
+  int new_master = ctx.result.new_master;
+  int followed = -1;
   auto replica =
       WaitBoard(ctx.chassis, old_master, wake_us, ctx.options.timeout_ms, "became_client",
-                [new_master](const json& st) {
-                  return st.value("role", "") == "replica" && st.value("master", -1) == new_master;
+                [&followed, old_master](const json& st) {
+                  const int m = st.value("master", -1);
+                  if (st.value("role", "") != "replica" || m <= 0 || m == old_master) return false;
+                  followed = m;
+                  return true;
                 });
   if (!replica.ok()) {
     return Status::Internal("the old master (slot " + std::to_string(old_master) +
@@ -69,6 +76,12 @@ Status MeasureStepDown(RoundContext& ctx, int old_master, int64_t wake_us) {
                             replica.status().message());
   }
   ctx.result.stepdown_ms = double(*replica - wake_us) / 1000.0;
+  if (followed != new_master) {
+    ctx.result.master_moved_to = followed;
+    ctx.Progress("mastership moved again: slot " + std::to_string(old_master) + " follows slot " +
+                 std::to_string(followed) + ", not slot " + std::to_string(new_master));
+    new_master = followed;
+  }
   auto synced = WaitBoard(
       ctx.chassis, old_master, wake_us, ctx.options.timeout_ms, "", [new_master](const json& st) {
         return st.value("master", -1) == new_master && st.value("startup_complete", false);

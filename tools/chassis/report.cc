@@ -51,6 +51,7 @@ json RoundJson(const RoundResult& r) {
           {"reinit_ms", Opt(r.reinit_ms)},
           {"stepdown_ms", Opt(r.stepdown_ms)},
           {"rejoin_ms", Opt(r.rejoin_ms)},
+          {"master_moved_to", r.master_moved_to ? nlohmann::json(*r.master_moved_to) : nlohmann::json()},
           {"acked_writes", r.verify.acked},
           {"lost_writes", r.verify.lost},
           {"lost_examples", r.verify.lost_examples},

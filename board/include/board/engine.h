@@ -162,8 +162,12 @@ class Engine : private bus::Handler {
   void OnPeerDown(int slot) override;
   void WorkerLoop();
   // Returns the LSN acknowledged (trace::Pack), or 0 when it was not ISPERM.
-  uint64_t ProcessRepMessage(const bus::InFrame& frame);
-  void HandleProcessResult(int ret, int sender, uint32_t frame_gen, const bus::Lsn& ret_lsn);
+  uint64_t ProcessRepMessage(const bus::InFrame& frame, bool hold_ack = true);
+  // `hold_ack`: ISPERM may be held to acknowledge a run at once (rep worker
+  // only; held_ack_ belongs to it).
+  void HandleProcessResult(int ret, int sender, uint32_t frame_gen, const bus::Lsn& ret_lsn,
+                           bool hold_ack);
+  void ServeLoop();
   void FlushAck();
 
   // The rep worker's ack not sent yet (rep worker only): while more
@@ -239,6 +243,10 @@ class Engine : private bus::Handler {
 
   // Replication messages, in arrival order, for the worker.
   WorkQueue<bus::InFrame> rep_queue_;
+  // Requests any board may answer (DB_REP_ANYWHERE: log and page requests of
+  // a board catching up or re-initialising) have their own worker, so that
+  // serving pages never delays this board's acks of the master's commits.
+  WorkQueue<bus::InFrame> serve_queue_;
   // Gates in front of rep_process_message and of application calls into
   // Berkeley DB: closed around every rep_start so that no thread is inside
   // (bdb-base-api.md §3.6: otherwise rep_start sleeps a second, and during a
@@ -311,7 +319,7 @@ class Engine : private bus::Handler {
   void WakeTicker();
 
   ThreadPool write_pool_;
-  std::thread worker_, election_thread_, ticker_;
+  std::thread worker_, serve_worker_, election_thread_, ticker_;
   std::mutex log_mu_;
 
   // Recent DB_REP_ANYWHERE requests routed to a replica instead of the
