@@ -178,7 +178,17 @@ void Engine::HandleProcessResult(int ret, int sender, uint32_t frame_gen, const 
       RequestElection("HOLDELECTION");
       return;
     case DB_REP_DUPMASTER:
+      // An old master that wakes up (or a healed partition's master) sees
+      // our newer generation, steps down, and broadcasts REP_DUPMASTER,
+      // which Berkeley DB reports to every master whatever its generation
+      // (rep_record.c). Stepping down on that would make the group elect
+      // again: a master ignores DUPMASTER from a sender of an older
+      // generation (that sender is the one leaving).
       Emit(EventKind::kDupMaster, sender);
+      if (role_.load() == Role::kMaster && frame_gen < gen_.load()) {
+        ++dupmaster_ignored_;
+        return;
+      }
       RequestDemote("DUPMASTER");
       return;
     case DB_REP_IGNORE:

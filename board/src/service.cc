@@ -279,11 +279,21 @@ void Engine::RetryForwards(int64_t now) {
       std::max<int64_t>(int64_t(c.forward_timeout_ms) * 1000 / (c.forward_retries + 1), 20000);
   std::vector<RequestId> resend;
   std::vector<std::pair<std::function<void(WriteResult)>, WriteResult>> expired;
+  std::vector<std::pair<RequestId, PendingForward>> apply_here;
   {
     std::lock_guard<std::mutex> l(fwd_mu_);
     int m = master_slot_.load();
+    const bool self_master = m == opts_.self_slot && role_.load() == Role::kMaster;
     for (auto it = forwards_.begin(); it != forwards_.end();) {
       PendingForward& p = it->second;
+      if (self_master) {
+        // This board took over while its own writes were out to the old
+        // master: apply them here now (the request id makes a write the old
+        // master did apply a no-op), not after the forward times out.
+        apply_here.emplace_back(it->first, std::move(p));
+        it = forwards_.erase(it);
+        continue;
+      }
       if (now >= p.deadline_us || p.attempts > c.forward_retries) {
         WriteResult r;
         r.status = Status::Timeout(
@@ -302,6 +312,16 @@ void Engine::RetryForwards(int64_t now) {
   }
   for (auto& [done, r] : expired) done(r);
   for (RequestId id : resend) SendForward(id);
+  for (auto& [id, p] : apply_here) {
+    write_pool_.Submit([this, id = id, ops = std::move(p.ops), done = std::move(p.done)] {
+      WriteResult r = Write(ops, id);
+      if (r.status.code() == Status::Code::kNotMaster) {
+        SubmitWrite(ops, id, done);  // stepped down again meanwhile
+        return;
+      }
+      done(r);
+    });
+  }
 }
 
 void Engine::HandleAppRequest(bus::InFrame in) {

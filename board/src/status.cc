@@ -123,6 +123,7 @@ nlohmann::json Engine::StatusJson() {
                    {"isperm", isperm_.load()},
                    {"notperm", notperm_.load()},
                    {"ignored", ignored_.load()},
+                   {"dupmaster_ignored", dupmaster_ignored_.load()},
                    {"errors", rep_errors_.load()},
                    {"queued", rep_queue_.size()},
                    {"anywhere_routed", anywhere_routed_.load()}};

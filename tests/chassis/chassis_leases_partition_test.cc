@@ -46,7 +46,9 @@ TEST(ChassisLeasesPartition, SingleMasterAndLinearizableAcrossPartitions) {
   EXPECT_EQ(report["single_master"], true) << report["single_master_check"].dump(2);
   EXPECT_EQ(report["lost_writes"], 0);
   const json& sm = report["single_master_check"];
-  EXPECT_GT(sm["reads"].get<uint64_t>(), 50u) << sm.dump();
+  // A lapsed lease blocks reads on the old master for up to ~1.5 s, so the
+  // count varies with timing; a few tens show the check had material.
+  EXPECT_GT(sm["reads"].get<uint64_t>(), 20u) << sm.dump();
   EXPECT_GE(sm["slots"].size(), 2u) << "LINEARIZABLE reads served by one slot only: " << sm.dump();
   EXPECT_NE(drill.err.find("single_master: true"), std::string::npos) << drill.err;
 

@@ -72,7 +72,7 @@ Status MeasureStepDown(RoundContext& ctx, int old_master, int64_t wake_us) {
                 });
   if (!replica.ok()) {
     return Status::Internal("the old master (slot " + std::to_string(old_master) +
-                            ") did not step down to slot " + std::to_string(new_master) + ": " +
+                            ") did not step down (the new master was slot " + std::to_string(new_master) + "): " +
                             replica.status().message());
   }
   ctx.result.stepdown_ms = double(*replica - wake_us) / 1000.0;
@@ -82,12 +82,22 @@ Status MeasureStepDown(RoundContext& ctx, int old_master, int64_t wake_us) {
                  std::to_string(followed) + ", not slot " + std::to_string(new_master));
     new_master = followed;
   }
-  auto synced = WaitBoard(
-      ctx.chassis, old_master, wake_us, ctx.options.timeout_ms, "", [new_master](const json& st) {
-        return st.value("master", -1) == new_master && st.value("startup_complete", false);
-      });
+  auto synced = WaitBoard(ctx.chassis, old_master, wake_us, ctx.options.timeout_ms, "",
+                          [&followed, old_master](const json& st) {
+                            const int m = st.value("master", -1);
+                            if (m <= 0 || m == old_master || !st.value("startup_complete", false)) {
+                              return false;
+                            }
+                            followed = m;
+                            return true;
+                          });
   if (!synced.ok())
     return Status::Timeout("old master did not converge: " + synced.status().message());
+  if (followed != new_master) {
+    ctx.result.master_moved_to = followed;
+    ctx.Progress("mastership moved again: slot " + std::to_string(old_master) + " is in sync with slot " +
+                 std::to_string(followed) + ", not slot " + std::to_string(new_master));
+  }
   ctx.result.rejoin_ms = double(*synced - wake_us) / 1000.0;
   ctx.Progress("old master slot " + std::to_string(old_master) + " stepped down in " +
                Fmt(ctx.result.stepdown_ms) + ", in sync after " + Fmt(ctx.result.rejoin_ms));

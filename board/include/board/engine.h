@@ -284,7 +284,7 @@ class Engine : private bus::Handler {
 
   // Counters.
   std::atomic<uint64_t> msgs_processed_{0}, acks_sent_{0}, perm_failures_{0}, perm_waits_{0};
-  std::atomic<uint64_t> rep_errors_{0}, isperm_{0}, notperm_{0}, ignored_{0};
+  std::atomic<uint64_t> rep_errors_{0}, isperm_{0}, notperm_{0}, ignored_{0}, dupmaster_ignored_{0};
   std::atomic<uint64_t> anywhere_routed_{0};
   std::atomic<uint64_t> writes_{0}, writes_not_durable_{0}, forwarded_{0}, duplicates_{0};
   std::atomic<uint64_t> throttled_{0};
