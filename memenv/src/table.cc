@@ -37,7 +37,27 @@ Result<std::shared_ptr<DB>> Table::OpenHandle() {
     if (ret != 0) break;
     // No backing temporary file, ever: the database lives only in the cache.
     (void)db->get_mpf(db)->set_flags(db->get_mpf(db), DB_MPOOL_NOFILE, 1);
-    ret = db->open(db, nullptr, /*file=*/nullptr, name_.c_str(), DB_BTREE, flags, 0);
+    // The open commits a transaction (it registers the handle in the log).
+    // With commits_ignore_leases that one skips the lease check too: a new
+    // master's first open would otherwise wait in Berkeley DB's lease
+    // refresh loop (~350 ms) until its first lease grants arrive.
+    DB_TXN* txn = nullptr;
+    if (env_->options_.commits_ignore_leases) {
+      ret = env_->env_->txn_begin(env_->env_, nullptr, &txn, DB_IGNORE_LEASE);
+      if (ret != 0) {
+        CloseDb(db);
+        break;
+      }
+    }
+    ret = db->open(db, txn, /*file=*/nullptr, name_.c_str(), DB_BTREE,
+                   txn ? flags & ~uint32_t(DB_AUTO_COMMIT) : flags, 0);
+    if (txn) {
+      if (ret == 0) {
+        ret = txn->commit(txn, 0);
+      } else {
+        txn->abort(txn);
+      }
+    }
     if (ret == 0) return std::shared_ptr<DB>(db, CloseDb);
     CloseDb(db);
     if (!IsDeadlock(ret) && ret != DB_REP_HANDLE_DEAD && ret != DB_REP_LOCKOUT) break;
