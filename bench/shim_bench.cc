@@ -7,6 +7,8 @@
 //   shim_bench --benchmark_min_time=0.05     # a smoke run
 #include <benchmark/benchmark.h>
 
+#include <cstring>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -122,6 +124,20 @@ void Put(benchmark::State& state, fw_board_t* h, const std::string& key) {
 }
 
 // range(0): 0 = on the master, 1 = on a replica.
+// Times fw_get of `key` in `mode` at `h`, one sample per iteration.
+void TimeGets(benchmark::State& state, fw_board_t* h, const char* key, fw_read_mode_t mode) {
+  Samples s;
+  for (auto _ : state) {
+    char* v = nullptr;
+    auto t0 = Clock::now();
+    fw_err_t e = fw_get(h, key, strlen(key), mode, &v, nullptr);
+    s.Add(state, Clock::now() - t0);
+    fw_free(v);
+    if (e != FW_OK) state.SkipWithError(fw_last_error());
+  }
+  s.Report(state);
+}
+
 void BM_LocalGet(benchmark::State& state) {
   fw_board_t* h = Target(state);
   Put(state, g->on_master, "bench-get");
@@ -134,17 +150,7 @@ void BM_LocalGet(benchmark::State& state) {
         return ok;
       },
       5000);
-  Samples s;
-  for (auto _ : state) {
-    char* v = nullptr;
-    size_t n = 0;
-    auto t0 = Clock::now();
-    fw_err_t e = fw_get(h, "bench-get", 9, FW_READ_LOCAL, &v, &n);
-    s.Add(state, Clock::now() - t0);
-    fw_free(v);
-    if (e != FW_OK) state.SkipWithError(fw_last_error());
-  }
-  s.Report(state);
+  TimeGets(state, h, "bench-get", FW_READ_LOCAL);
 }
 BENCHMARK(BM_LocalGet)->ArgName("replica")->Arg(0)->Arg(1)->UseManualTime();
 
@@ -190,16 +196,7 @@ void BM_LinearizableGet(benchmark::State& state) {
   Bench* b = state.range(0) ? Leased(state) : g;
   if (!b) return;
   Put(state, b->on_master, "bench-lin");
-  Samples s;
-  for (auto _ : state) {
-    char* v = nullptr;
-    auto t0 = Clock::now();
-    fw_err_t e = fw_get(b->on_master, "bench-lin", 9, FW_READ_LINEARIZABLE, &v, nullptr);
-    s.Add(state, Clock::now() - t0);
-    fw_free(v);
-    if (e != FW_OK) state.SkipWithError(fw_last_error());
-  }
-  s.Report(state);
+  TimeGets(state, b->on_master, "bench-lin", FW_READ_LINEARIZABLE);
 }
 BENCHMARK(BM_LinearizableGet)->ArgName("leases")->Arg(0)->Arg(1)->UseManualTime();
 
@@ -209,16 +206,7 @@ void BM_LocalGetOnLeasedMaster(benchmark::State& state) {
   Bench* b = Leased(state);
   if (!b) return;
   Put(state, b->on_master, "bench-get");
-  Samples s;
-  for (auto _ : state) {
-    char* v = nullptr;
-    auto t0 = Clock::now();
-    fw_err_t e = fw_get(b->on_master, "bench-get", 9, FW_READ_LOCAL, &v, nullptr);
-    s.Add(state, Clock::now() - t0);
-    fw_free(v);
-    if (e != FW_OK) state.SkipWithError(fw_last_error());
-  }
-  s.Report(state);
+  TimeGets(state, b->on_master, "bench-get", FW_READ_LOCAL);
 }
 BENCHMARK(BM_LocalGetOnLeasedMaster)->UseManualTime();
 

@@ -157,16 +157,12 @@ void Engine::HandleProcessResult(int ret, int sender, uint32_t frame_gen, const 
       ++isperm_;
       int m = master_slot_.load();
       int to = (m > 0 && m != opts_.self_slot) ? m : sender;
-      if (!hold_ack) {
-        if (bus_->Send(to, bus::BuildAck(header_, frame_gen, lsn))) ++acks_sent_;
+      if (!hold_ack) {  // not the rep worker: held_ack_ is not ours
+        SendAck(to, frame_gen, lsn);
         return;
       }
       if (held_ack_.held && (held_ack_.to != to || held_ack_.gen != frame_gen)) FlushAck();
-      held_ack_.held = true;
-      held_ack_.to = to;
-      held_ack_.gen = frame_gen;
-      held_ack_.lsn = lsn;
-      ++held_ack_.covered;
+      held_ack_ = {true, to, frame_gen, lsn, held_ack_.covered + 1};
       return;
     }
     case DB_REP_NOTPERM:
@@ -215,9 +211,13 @@ void Engine::HandleProcessResult(int ret, int sender, uint32_t frame_gen, const 
   }
 }
 
+void Engine::SendAck(int to, uint32_t gen, const bus::Lsn& lsn) {
+  if (bus_->Send(to, bus::BuildAck(header_, gen, lsn))) ++acks_sent_;
+}
+
 void Engine::FlushAck() {
   if (!held_ack_.held) return;
-  if (bus_->Send(held_ack_.to, bus::BuildAck(header_, held_ack_.gen, held_ack_.lsn))) ++acks_sent_;
+  SendAck(held_ack_.to, held_ack_.gen, held_ack_.lsn);
   held_ack_ = HeldAck{};
 }
 

@@ -168,6 +168,7 @@ class Engine : private bus::Handler {
   void HandleProcessResult(int ret, int sender, uint32_t frame_gen, const bus::Lsn& ret_lsn,
                            bool hold_ack);
   void ServeLoop();
+  void SendAck(int to, uint32_t gen, const bus::Lsn& lsn);
   void FlushAck();
 
   // The rep worker's ack not sent yet (rep worker only): while more
