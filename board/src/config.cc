@@ -319,7 +319,12 @@ std::string ToToml(const ChassisConfig& c) {
     << "log_buffer_mb = " << c.log_buffer_mb << "\n"
     << "max_key_bytes = " << c.max_key_bytes << "\n"
     << "max_value_bytes = " << c.max_value_bytes << "\n"
-    << "write_threads = " << c.write_threads << "\n";
+    << "write_threads = " << c.write_threads << "\n"
+    << "rep_request_min_ms = " << c.rep_request_min_ms << "\n"
+    << "rep_request_max_ms = " << c.rep_request_max_ms << "\n"
+    << "rep_limit_kb = " << c.rep_limit_kb << "\n"
+    << "forward_timeout_ms = " << c.forward_timeout_ms << "\n"
+    << "forward_retries = " << c.forward_retries << "\n";
   for (const auto& b : c.boards) {
     o << "\n[[board]]\n"
       << "slot = " << b.slot << "\n"

@@ -6,12 +6,14 @@
 // same id at the same or a new master is recognised and never applied twice.
 #include <db.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <algorithm>
 #include <random>
 #include <thread>
 
 #include "board/commit_trace.h"
+#include "bp/request_id.h"
 #include "board/engine.h"
 #include "board/perm_outcome.h"
 
@@ -37,7 +39,20 @@ std::string WallStamp() {
 
 RequestId RandomId() {
   static thread_local std::mt19937_64 rng(std::random_device{}());
-  return {rng() | 1, rng()};
+  RequestId id;
+  MakeRequestId(uint64_t(Clock::Real().WallMicros() / 1000), rng(), rng(), &id.hi, &id.lo);
+  return id;
+}
+
+// Test-only: BP_TEST_FORWARDED_WRITE_PAUSE_MS holds every forwarded write
+// for that long between its duplicate check and its commit, so a test can
+// show that two copies of one request never both apply.
+void TestPauseForwardedWrite(bool forwarded) {
+  static const int pause_ms = [] {
+    const char* v = std::getenv("BP_TEST_FORWARDED_WRITE_PAUSE_MS");
+    return v ? std::atoi(v) : 0;
+  }();
+  if (forwarded && pause_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms));
 }
 
 }  // namespace
@@ -72,7 +87,7 @@ Status Engine::CheckWrite(const std::vector<memenv::BatchOp>& ops) const {
   return env_->CheckTxnSize(bytes, ops.size());
 }
 
-WriteResult Engine::Write(const std::vector<memenv::BatchOp>& ops, RequestId id) {
+WriteResult Engine::Write(const std::vector<memenv::BatchOp>& ops, RequestId id, bool forwarded) {
   const int64_t begin_us = trace::Enabled() ? trace::NowMicros() : 0;
   WriteResult r;
   r.master = opts_.self_slot;
@@ -122,6 +137,7 @@ WriteResult Engine::Write(const std::vector<memenv::BatchOp>& ops, RequestId id)
     auto seen = reqs->Get(idkey, /*ignore_lease=*/true);
     if (seen.ok()) r.duplicate = true;
   }
+  TestPauseForwardedWrite(forwarded);
   ThrottleForLaggingReplicas();
   DB_TXN_TOKEN token;
   std::memset(&token, 0, sizeof token);
@@ -340,7 +356,9 @@ void Engine::HandleAppRequest(bus::InFrame in) {
       ops.push_back(std::move(b));
     }
   }
-  ReplyTo(in.sender(), id, Write(ops, id));
+  ++forwarded_in_;
+  ReplyTo(in.sender(), id, Write(ops, id, /*forwarded=*/true));
+  ++forwarded_in_done_;
 }
 
 void Engine::ReplyTo(int slot, RequestId id, const WriteResult& r) {

@@ -113,7 +113,9 @@ nlohmann::json Engine::StatusJson() {
                  {"not_durable", writes_not_durable_.load()},
                  {"forwarded", forwarded_.load()},
                  {"duplicates", duplicates_.load()},
-                 {"throttled", throttled_.load()}};
+                 {"throttled", throttled_.load()},
+                 {"forwarded_in", forwarded_in_.load()},
+                 {"forwarded_in_done", forwarded_in_done_.load()}};
   j["elections"] = {{"held", elections_.load()},
                     {"won", elections_won_.load()},
                     {"last_election_us", last_election_ms_x1000_.load()},

@@ -7,6 +7,8 @@
 #include <string>
 
 #include "board.h"
+#include "bp/clock.h"
+#include "bp/request_id.h"
 #include "errors.h"
 #include "firmware_shim/fw_shim.h"
 #include "registry.h"
@@ -41,15 +43,14 @@ fw_err_t MallocCopy(const std::string& s, char** out, size_t* len) {
 
 fw_err_t NewId(fw_request_id_t* id) {
   // getrandom, not a seeded PRNG: ids must stay unique across processes,
-  // forks and restarts, since the master dedupes on them forever.
+  // forks and restarts. The issue time in the id lets the master keep ids
+  // for a bounded window only (bp/request_id.h).
   uint64_t buf[2] = {0, 0};
-  while (buf[0] == 0 && buf[1] == 0) {
-    if (getrandom(buf, sizeof buf, 0) != sizeof buf) {
-      return Fail(FW_ERR_INTERNAL, std::string("getrandom failed: ") + strerror(errno));
-    }
+  if (getrandom(buf, sizeof buf, 0) != sizeof buf) {
+    return Fail(FW_ERR_INTERNAL, std::string("getrandom failed: ") + strerror(errno));
   }
-  id->hi = buf[0];
-  id->lo = buf[1];
+  const uint64_t wall_ms = uint64_t(bp::Clock::Real().WallMicros() / 1000);
+  bp::MakeRequestId(wall_ms, buf[0], buf[1], &id->hi, &id->lo);
   return FW_OK;
 }
 

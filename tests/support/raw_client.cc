@@ -1,5 +1,8 @@
 #include "raw_client.h"
 
+#include "bp/clock.h"
+#include "bp/request_id.h"
+
 #include <chrono>
 #include <cstring>
 #include <random>
@@ -33,12 +36,21 @@ std::string Finish(flatbuffers::FlatBufferBuilder& fbb, flatbuffers::Offset<wire
   return std::string(reinterpret_cast<const char*>(fbb.GetBufferPointer()), fbb.GetSize());
 }
 
-uint64_t Rand() {
-  static thread_local std::mt19937_64 rng(std::random_device{}());
-  return rng() | 1;
+struct Id {
+  uint64_t hi, lo;
+};
+Id NewId() {
+  Id id;
+  RawClient::NewRequestId(&id.hi, &id.lo);
+  return id;
 }
 
 }  // namespace
+
+void RawClient::NewRequestId(uint64_t* hi, uint64_t* lo) {
+  static thread_local std::mt19937_64 rng(std::random_device{}());
+  MakeRequestId(uint64_t(Clock::Real().WallMicros() / 1000), rng(), rng(), hi, lo);
+}
 
 RawClient::RawClient(std::string endpoint)
     : endpoint_(std::move(endpoint)), ctx_(std::make_unique<zmq::context_t>(1)) {
@@ -116,8 +128,9 @@ RawWrite RawClient::Batch(const std::vector<std::pair<std::string, std::string>>
     ops.push_back(wire::CreateKvOp(fbb, wire::OpKind::Put, Vec(fbb, k), Vec(fbb, v)));
   }
   auto o = fbb.CreateVector(ops);
+  const Id id = NewId();
   auto req = wire::CreateClientRequest(fbb, 1, wire::ClientOp::Write, seq, 0, wire::ReadMode::Local, 0,
-                                       uint32_t(timeout_ms), Rand(), Rand(), o);
+                                       uint32_t(timeout_ms), id.hi, id.lo, o);
   RawWrite w;
   auto r = Call(Finish(fbb, req), seq, timeout_ms);
   if (!r.ok()) {
@@ -136,9 +149,9 @@ RawWrite RawClient::Put(const std::string& key, const std::string& value, uint64
   uint64_t seq = ++seq_;
   auto op = wire::CreateKvOp(fbb, wire::OpKind::Put, Vec(fbb, key), Vec(fbb, value));
   auto o = fbb.CreateVector(std::vector<flatbuffers::Offset<wire::KvOp>>{op});
+  const Id id = id_hi ? Id{id_hi, id_lo} : NewId();
   auto req = wire::CreateClientRequest(fbb, 1, wire::ClientOp::Write, seq, 0, wire::ReadMode::Local, 0,
-                                       uint32_t(timeout_ms), id_hi ? id_hi : Rand(),
-                                       id_hi ? id_lo : Rand(), o);
+                                       uint32_t(timeout_ms), id.hi, id.lo, o);
   RawWrite w;
   auto r = Call(Finish(fbb, req), seq, timeout_ms);
   if (!r.ok()) {
@@ -156,8 +169,9 @@ RawWrite RawClient::Delete(const std::string& key, int timeout_ms) {
   uint64_t seq = ++seq_;
   auto op = wire::CreateKvOp(fbb, wire::OpKind::Delete, Vec(fbb, key), 0);
   auto o = fbb.CreateVector(std::vector<flatbuffers::Offset<wire::KvOp>>{op});
+  const Id id = NewId();
   auto req = wire::CreateClientRequest(fbb, 1, wire::ClientOp::Write, seq, 0, wire::ReadMode::Local, 0,
-                                       uint32_t(timeout_ms), Rand(), Rand(), o);
+                                       uint32_t(timeout_ms), id.hi, id.lo, o);
   RawWrite w;
   auto r = Call(Finish(fbb, req), seq, timeout_ms);
   w.status = r.ok() ? r->status : r.status();

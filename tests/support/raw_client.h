@@ -29,6 +29,9 @@ class RawClient {
   explicit RawClient(std::string endpoint);
   ~RawClient();
 
+  // A fresh request id (bp/request_id.h: issue time + random bits).
+  static void NewRequestId(uint64_t* hi, uint64_t* lo);
+
   Result<std::string> Get(const std::string& key, int mode = 0, const std::string& token = "",
                           int timeout_ms = 2000);
   // A put (or a delete when `value` is null) with a fresh or given request id.

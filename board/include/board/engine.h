@@ -105,7 +105,8 @@ class Engine : private bus::Handler {
   // ---- service (board/src/service.cc) ----
   // Applies `ops` atomically on this board, which must be master. Blocks
   // until the ack policy is met or the ack timeout passes.
-  WriteResult Write(const std::vector<memenv::BatchOp>& ops, RequestId id);
+  // `forwarded`: it came from a replica (HandleAppRequest).
+  WriteResult Write(const std::vector<memenv::BatchOp>& ops, RequestId id, bool forwarded = false);
   // Applies on the master from any board: locally when master, else
   // forwarded over the bus (retried at a new master, bounded). `done` runs
   // on an engine thread.
@@ -289,6 +290,8 @@ class Engine : private bus::Handler {
   std::atomic<uint64_t> anywhere_routed_{0};
   std::atomic<uint64_t> writes_{0}, writes_not_durable_{0}, forwarded_{0}, duplicates_{0};
   std::atomic<uint64_t> throttled_{0};
+  // Master: forwarded writes received from replicas, and those answered.
+  std::atomic<uint64_t> forwarded_in_{0}, forwarded_in_done_{0};
   // Leases: reads/writes refused because Berkeley DB found this master's
   // lease expired (DB_REP_LEASE_EXPIRED), and when the last one was.
   std::atomic<uint64_t> lease_expired_{0};
