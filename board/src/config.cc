@@ -79,6 +79,10 @@ Status ReadChassis(const toml::table& c, const std::string& src, ChassisConfig* 
       {"write_threads", &cfg->write_threads},
       {"forward_timeout_ms", &cfg->forward_timeout_ms},
       {"forward_retries", &cfg->forward_retries},
+      {"request_retention_s", &cfg->request_retention_s},
+      {"client_retry_horizon_ms", &cfg->client_retry_horizon_ms},
+      {"request_budget_pct", &cfg->request_budget_pct},
+      {"cache_high_water_pct", &cfg->cache_high_water_pct},
   };
   for (auto& u : uints) BP_RETURN_IF_ERROR(ReadUint(c, u.key, u.field, src));
   BP_RETURN_IF_ERROR(ReadBool(c, "bulk", &cfg->bulk, src));
@@ -89,7 +93,9 @@ Status ReadChassis(const toml::table& c, const std::string& src, ChassisConfig* 
         "heartbeat_interval_ms", "heartbeat_timeout_ms", "election_timeout_ms", "startup_wait_ms",
         "flush_interval_ms", "rep_request_min_ms", "rep_request_max_ms", "rep_limit_kb", "bulk",
         "leases", "lease_timeout_ms", "cache_mb", "log_buffer_mb", "max_key_bytes",
-        "max_value_bytes", "write_threads", "forward_timeout_ms", "forward_retries"};
+        "max_value_bytes", "write_threads", "forward_timeout_ms", "forward_retries",
+        "request_retention_s", "client_retry_horizon_ms", "request_budget_pct",
+        "cache_high_water_pct"};
     if (!known.count(std::string(k.str()))) {
       return Status::InvalidArgument(At(src, LineOf(&v)) + "unknown key '" + std::string(k.str()) +
                                      "' in [chassis]; see README 'Configuration' for the keys");
@@ -236,6 +242,34 @@ Status ChassisConfig::Validate() const {
                                    std::to_string(log_buffer_mb) + "); raise log_buffer_mb");
   }
   if (write_threads == 0) return Status::InvalidArgument("write_threads must be >= 1");
+  return ValidateMemoryKeys();
+}
+
+Status ChassisConfig::ValidateMemoryKeys() const {
+  const uint64_t horizon_ms = RetryHorizonMs();
+  if (uint64_t(request_retention_s) * 1000 < 2 * horizon_ms) {
+    return Status::InvalidArgument(
+        "request_retention_s = " + std::to_string(request_retention_s) +
+        " is shorter than twice the retry horizon (client_retry_horizon_ms + forward_timeout_ms + "
+        "ack_timeout_ms = " + std::to_string(horizon_ms) + " ms): a retry could arrive after its "
+        "id is forgotten; raise request_retention_s to at least " +
+        std::to_string((2 * horizon_ms + 999) / 1000) + " or shorten the retries");
+  }
+  if (request_retention_s > 7 * 24 * 3600) {
+    return Status::InvalidArgument("request_retention_s must be at most 604800 (a week)");
+  }
+  if (request_budget_pct < 1 || request_budget_pct > 50) {
+    return Status::InvalidArgument("request_budget_pct = " + std::to_string(request_budget_pct) +
+                                   " must be between 1 and 50 (% of cache_mb for request ids)");
+  }
+  if (cache_high_water_pct < 10 || cache_high_water_pct > 95) {
+    return Status::InvalidArgument("cache_high_water_pct = " + std::to_string(cache_high_water_pct) +
+                                   " must be between 10 and 95 (% of the smallest cache_mb)");
+  }
+  if (request_budget_pct >= cache_high_water_pct) {
+    return Status::InvalidArgument("request_budget_pct must be below cache_high_water_pct: the "
+                                   "request ids would leave no room for data");
+  }
   return Status::Ok();
 }
 
@@ -324,7 +358,11 @@ std::string ToToml(const ChassisConfig& c) {
     << "rep_request_max_ms = " << c.rep_request_max_ms << "\n"
     << "rep_limit_kb = " << c.rep_limit_kb << "\n"
     << "forward_timeout_ms = " << c.forward_timeout_ms << "\n"
-    << "forward_retries = " << c.forward_retries << "\n";
+    << "forward_retries = " << c.forward_retries << "\n"
+    << "request_retention_s = " << c.request_retention_s << "\n"
+    << "client_retry_horizon_ms = " << c.client_retry_horizon_ms << "\n"
+    << "request_budget_pct = " << c.request_budget_pct << "\n"
+    << "cache_high_water_pct = " << c.cache_high_water_pct << "\n";
   for (const auto& b : c.boards) {
     o << "\n[[board]]\n"
       << "slot = " << b.slot << "\n"

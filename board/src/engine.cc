@@ -27,7 +27,10 @@ Engine::Engine(EngineOptions options)
       acks_(
           opts_.config, opts_.self_slot,
           [this](int slot) { return peers_.IsAlive(slot, clock_.NowMicros()); },
-          [this](int slot) { return peers_.IsCaughtUp(slot, clock_.NowMicros()); }) {
+          [this](int slot) { return peers_.IsCaughtUp(slot, clock_.NowMicros()); }),
+      request_ids_(RequestIds::LimitsFor(opts_.config.request_retention_s, opts_.config.cache_mb,
+                                         opts_.config.request_budget_pct)),
+      memory_(opts_.self_slot, opts_.config.cache_mb, opts_.config.cache_high_water_pct) {
   header_.chassis_id = opts_.config.chassis_id;
   header_.sender = opts_.self_slot;
 }
@@ -169,6 +172,7 @@ void Engine::StartThreads() {
   serve_worker_ = std::thread([this] { ServeLoop(); });
   election_thread_ = std::thread([this] { ElectionLoop(); });
   ticker_ = std::thread([this] { TickerLoop(); });
+  expirer_ = std::thread([this] { ExpirerLoop(); });
 }
 
 // Berkeley DB calls this with internal mutexes held: only record and wake.
@@ -232,6 +236,11 @@ void Engine::Stop() {
   rep_queue_.Close();
   serve_queue_.Close();
   WakeTicker();
+  {
+    std::lock_guard<std::mutex> l(expirer_mu_);
+  }
+  expirer_cv_.notify_all();
+  if (expirer_.joinable()) expirer_.join();
   if (worker_.joinable()) worker_.join();
   if (serve_worker_.joinable()) serve_worker_.join();
   if (election_thread_.joinable()) election_thread_.join();

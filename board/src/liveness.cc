@@ -27,6 +27,7 @@ void Engine::TickerLoop() {
       int64_t now = clock_.NowMicros();
       RefreshRepState();
       RefreshDbSize(now);
+      RefreshMemory(now);
       SendHeartbeat();
       WatchMaster(now);
       if (role_.load() == Role::kMaster &&
@@ -52,6 +53,16 @@ void Engine::TickerLoop() {
       next = std::chrono::steady_clock::now();  // we were paused (SIGSTOP): don't burst
     }
   }
+}
+
+// This board's cache figures every kDbSizeEveryUs; the master's view of the
+// chassis (smallest cache, largest data) every tick.
+void Engine::RefreshMemory(int64_t now_us) {
+  if (now_us - memory_measured_us_ >= kDbSizeEveryUs) {
+    memory_.Measure(*env_);
+    memory_measured_us_ = now_us;
+  }
+  if (role_.load() == Role::kMaster) memory_.UpdateChassis(peers_.Snapshot(now_us));
 }
 
 void Engine::WakeTicker() {
@@ -112,6 +123,8 @@ void Engine::SendHeartbeat() {
   hb.confirm_gen = hb.master > 0 ? gen_.load() : 0;
   hb.db_pages = db_pages_.load();
   hb.page_size = page_size_.load();
+  hb.cache_bytes = memory_.cache_bytes();
+  hb.data_bytes = memory_.data_bytes();
   bus_->Send(bus::kBroadcast, bus::BuildHeartbeat(header_, hb));
 }
 

@@ -23,18 +23,14 @@ namespace {
 constexpr char kDataTable[] = "kv";
 constexpr char kRequestTable[] = "__requests";
 
-std::string IdKey(RequestId id) {
-  std::string k(16, '\0');
-  for (int i = 0; i < 8; ++i) {
-    k[i] = char(id.hi >> (56 - 8 * i));
-    k[8 + i] = char(id.lo >> (56 - 8 * i));
+// Bytes a write's puts add at most (memory admission counts them as growth
+// until the next measurement).
+uint64_t PutBytes(const std::vector<memenv::BatchOp>& ops) {
+  uint64_t n = 0;
+  for (const auto& op : ops) {
+    if (op.kind == memenv::BatchOp::Kind::kPut) n += op.key.size() + op.value.size();
   }
-  return k;
-}
-
-std::string WallStamp() {
-  uint64_t t = uint64_t(Clock::Real().WallMicros());
-  return std::string(reinterpret_cast<const char*>(&t), sizeof t);
+  return n;
 }
 
 RequestId RandomId() {
@@ -130,34 +126,20 @@ WriteResult Engine::Write(const std::vector<memenv::BatchOp>& ops, RequestId id,
     r.status = Status::Unavailable("the master cannot open its tables yet; retry");
     return r;
   }
-  std::string idkey = id.empty() ? std::string() : IdKey(id);
-  if (!id.empty()) {
-    // The write's own bookkeeping, not a read for a client: no lease check
-    // (a new master's first writes would wait for its first lease grants).
-    auto seen = reqs->Get(idkey, /*ignore_lease=*/true);
-    if (seen.ok()) r.duplicate = true;
-  }
-  TestPauseForwardedWrite(forwarded);
   ThrottleForLaggingReplicas();
+  const bool fits = memory_.Fits(PutBytes(ops));
   DB_TXN_TOKEN token;
   std::memset(&token, 0, sizeof token);
   ThisThreadPermOutcome() = PermOutcome{};
-  // A duplicate re-writes only its request record: nothing is applied twice,
-  // and this commit's acknowledgement covers the original one's, so the
-  // caller learns whether it is durable now.
+  RequestIds::Claim claim = RequestIds::Claim::kNone;
   r.status = env_->WithTxn(
-      [&](memenv::Txn& t) -> Status {
-        if (!r.duplicate) {
-          for (const auto& op : ops) {
-            Status s = op.kind == memenv::BatchOp::Kind::kPut ? t.Put(*data, op.key, op.value)
-                                                              : t.Delete(*data, op.key);
-            if (!s.ok() && !s.IsNotFound()) return s;
-          }
-        }
-        if (!id.empty()) return t.Put(*reqs, idkey, WallStamp());
-        return Status::Ok();
-      },
+      [&](memenv::Txn& t) { return ApplyInTxn(t, *data, *reqs, ops, id, forwarded, fits, &claim); },
       [&](DB_TXN* txn) { txn->set_commit_token(txn, &token); });
+  if (r.status.ok()) {
+    request_ids_.Committed(claim);
+    r.duplicate = claim == RequestIds::Claim::kDuplicate;
+    if (!r.duplicate) memory_.Admitted(PutBytes(ops));
+  }
   if (!r.status.ok()) {
     if (role_.load() != Role::kMaster) {
       r.status = Status::NotMaster("board " + std::to_string(opts_.self_slot) +
@@ -179,6 +161,37 @@ WriteResult Engine::Write(const std::vector<memenv::BatchOp>& ops, RequestId id,
   if (r.duplicate) ++duplicates_;
   if (!r.durable) ++writes_not_durable_;
   return r;
+}
+
+// Inside the write's transaction (re-run whole on a deadlock). The id is
+// claimed first, write-locked: a second copy of the same request waits for
+// this one and then finds it applied. A duplicate applies nothing; it
+// re-writes only its id record, so this commit's acknowledgement covers the
+// first one's. Over the memory mark, only ops that do not grow the data
+// pass: deletes, and puts over an existing value at least as long.
+Status Engine::ApplyInTxn(memenv::Txn& t, memenv::Table& data, memenv::Table& reqs,
+                          const std::vector<memenv::BatchOp>& ops, RequestId id, bool forwarded,
+                          bool fits, RequestIds::Claim* claim) {
+  Result<RequestIds::Claim> c =
+      request_ids_.ClaimInTxn(t, reqs, id, gen_.load(), clock_.WallMicros() / 1000);
+  if (!c.ok()) return c.status();
+  *claim = *c;
+  TestPauseForwardedWrite(forwarded);
+  if (*claim == RequestIds::Claim::kDuplicate) return Status::Ok();
+  for (const auto& op : ops) {
+    if (op.kind == memenv::BatchOp::Kind::kDelete) {
+      Status s = t.Delete(data, op.key);
+      if (!s.ok() && !s.IsNotFound()) return s;
+      continue;
+    }
+    if (!fits) {
+      Result<size_t> old = t.ValueSize(data, op.key);
+      if (!old.ok() && !old.status().IsNotFound()) return old.status();
+      if (!old.ok() || *old < op.value.size()) return memory_.Refusal();
+    }
+    BP_RETURN_IF_ERROR(t.Put(data, op.key, op.value));
+  }
+  return Status::Ok();
 }
 
 // Flow control when acks do not provide it (NONE, ONE with a slow second

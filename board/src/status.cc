@@ -157,6 +157,8 @@ nlohmann::json Engine::StatusJson() {
                    {"detail", e.detail}});
   }
   j["events"] = evs;
+  j["memory"] = memory_.Stats();
+  j["requests"] = request_ids_.Stats();
   j["panicked"] = panicked_.load();
   return j;
 }

@@ -59,7 +59,7 @@ OutFrame BuildHeartbeat(const FrameHeader& h, const HeartbeatInfo& info) {
       wire::CreateHeartbeat(fbb, info.role, info.gen, info.master, info.startup_done, info.reinit,
                             info.electable, info.priority, info.next_lsn.file, info.next_lsn.offset,
                             info.seq, info.lease_valid, info.confirm_gen, info.db_pages,
-                            info.page_size);
+                            info.page_size, info.cache_bytes, info.data_bytes);
   return FinishFrame(fbb, h, wire::Body::Heartbeat, body.Union());
 }
 
@@ -78,6 +78,8 @@ HeartbeatInfo ReadHeartbeat(const wire::Heartbeat& hb) {
   info.confirm_gen = hb.confirm_gen();
   info.db_pages = hb.db_pages();
   info.page_size = hb.page_size();
+  info.cache_bytes = hb.cache_bytes();
+  info.data_bytes = hb.data_bytes();
   return info;
 }
 

@@ -125,6 +125,10 @@ FW_EXPORT const char* fw_strerror(fw_err_t code) {
       return "out of memory";
     case FW_ERR_INTERNAL:
       return "internal error";
+    case FW_ERR_ID_EXPIRED:
+      return "request id too old to deduplicate: outcome of its first attempt unknown, not applied now";
+    case FW_ERR_FULL:
+      return "chassis data at its cache high-water mark: delete data or raise cache_mb";
   }
   return "unknown error code";
 }

@@ -49,6 +49,10 @@ fw_err_t FromBoardCode(int code) {
       return FW_ERR_INVALID_ARG;
     case kBoardInternal:
       return FW_ERR_INTERNAL;
+    case kBoardExpired:
+      return FW_ERR_ID_EXPIRED;
+    case kBoardFull:
+      return FW_ERR_FULL;
     default:
       return FW_ERR_PROTOCOL;
   }

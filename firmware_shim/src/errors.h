@@ -32,6 +32,8 @@ enum BoardCode : int {
   kBoardTimeout = 7,
   kBoardFailedPrecondition = 8,
   kBoardInternal = 9,
+  kBoardExpired = 10,
+  kBoardFull = 11,
 };
 // The fw_err_t for a board code as a read/status/admin answer (a board
 // Timeout means "nothing happened in time", not an unknown write).

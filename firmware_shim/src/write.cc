@@ -86,8 +86,10 @@ fw_err_t fw_board::Write(const fw_op_t* ops, size_t n, fw_request_id_t id,
     e = WriteAttempt(ops, n, id, first_seq, &maybe_applied, &retry, result);
     if (!retry) break;
   }
-  bool deterministic =
-      e == FW_OK || e == FW_ERR_NOT_DURABLE || e == FW_ERR_INVALID_ARG || e == FW_ERR_TOO_LARGE;
+  // FULL on a retry means the id is not recorded, so no attempt applied;
+  // ID_EXPIRED says itself that the outcome is unknown (and why).
+  bool deterministic = e == FW_OK || e == FW_ERR_NOT_DURABLE || e == FW_ERR_INVALID_ARG ||
+                       e == FW_ERR_TOO_LARGE || e == FW_ERR_FULL || e == FW_ERR_ID_EXPIRED;
   if (!maybe_applied || deterministic) return e;
   return fw::Fail(FW_ERR_UNKNOWN_OUTCOME,
                   "write may or may not be applied (request " + IdText(id) + ", " +

@@ -3,6 +3,8 @@
 
 #include <db.h>
 
+#include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include "db_error.h"
@@ -120,6 +122,31 @@ Result<Table*> Env::OpenTable(const std::string& name, bool create) {
   return tables_.back().get();
 }
 
+namespace {
+
+// The length of a database's free list: the meta page (page 0) names its
+// first page at byte 28 ("free", db_page.h DBMETA), each free page the next
+// at byte 16 ("next_pgno", PAGE). Stable on-page format of 5.3.
+uint64_t FreeListLength(DB_MPOOLFILE* mpf, db_pgno_t last) {
+  auto read_u32 = [mpf](db_pgno_t pgno, size_t offset, uint32_t* out) {
+    void* page = nullptr;
+    if (mpf->get(mpf, &pgno, nullptr, 0, &page) != 0 || page == nullptr) return false;
+    std::memcpy(out, static_cast<const char*>(page) + offset, sizeof *out);
+    mpf->put(mpf, page, DB_PRIORITY_UNCHANGED, 0);
+    return true;
+  };
+  uint32_t next = 0;
+  if (!read_u32(0, 28, &next)) return 0;
+  uint64_t n = 0;
+  while (next != 0 && next <= last && n <= last) {
+    ++n;
+    if (!read_u32(next, 16, &next)) break;
+  }
+  return n;
+}
+
+}  // namespace
+
 std::vector<Env::TablePages> Env::OpenTablePages() {
   std::vector<TablePages> out;
   std::unique_lock<std::mutex> lock(tables_mu_, std::try_to_lock);
@@ -132,9 +159,22 @@ std::vector<Env::TablePages> Env::OpenTablePages() {
     db_pgno_t last = 0;
     u_int32_t page_size = 0;
     if (mpf->get_last_pgno(mpf, &last) != 0 || db->get_pagesize(db, &page_size) != 0) continue;
-    out.push_back({t->name(), uint64_t(last) + 1, page_size});
+    out.push_back({t->name(), uint64_t(last) + 1, page_size, FreeListLength(mpf, last)});
   }
   return out;
+}
+
+Result<Env::CacheUse> Env::Cache() const {
+  DB_MPOOL_STAT* sp = nullptr;
+  int ret = env_->memp_stat(env_, &sp, nullptr, 0);
+  if (ret != 0 || sp == nullptr) return FromDb(ret, "DB_ENV->memp_stat");
+  CacheUse c;
+  c.cache_bytes = uint64_t(sp->st_gbytes) * (uint64_t(1) << 30) + sp->st_bytes;
+  c.pages = sp->st_pages;
+  c.dirty_pages = sp->st_page_dirty;
+  c.page_size = sp->st_pagesize;
+  free(sp);
+  return c;
 }
 
 void Env::InvalidateTables() {

@@ -90,6 +90,32 @@ Status Txn::Delete(Table& table, std::string_view key) {
   return Check((*db)->del(*db, txn_, &k, 0), "DB->del", table, *db, true);
 }
 
+Result<bool> Txn::PutIfAbsent(Table& table, std::string_view key, std::string_view value) {
+  if (key.empty()) return Status::InvalidArgument("Put on table '" + table.name() + "': empty key");
+  BP_RETURN_IF_ERROR(Account(key.size() + value.size()));
+  Result<DB*> db = Use(table);
+  if (!db.ok()) return db.status();
+  DBT k = InDbt(key), v = InDbt(value);
+  int ret = (*db)->put(*db, txn_, &k, &v, DB_NOOVERWRITE);
+  if (ret == DB_KEYEXIST) return false;
+  BP_RETURN_IF_ERROR(Check(ret, "DB->put", table, *db, true));
+  return true;
+}
+
+Result<size_t> Txn::ValueSize(Table& table, std::string_view key) {
+  if (key.empty()) return Status::InvalidArgument("Get on table '" + table.name() + "': empty key");
+  Result<DB*> db = Use(table);
+  if (!db.ok()) return db.status();
+  DBT k = InDbt(key);
+  DBT probe;
+  std::memset(&probe, 0, sizeof probe);
+  probe.flags = DB_DBT_USERMEM;  // ulen 0: BDB reports the size, copies nothing
+  int ret = (*db)->get(*db, txn_, &k, &probe, DB_RMW);
+  if (ret == DB_BUFFER_SMALL || ret == 0) return size_t(probe.size);
+  BP_RETURN_IF_ERROR(Check(ret, "DB->get", table, *db, true));
+  return size_t(probe.size);
+}
+
 Result<std::string> Txn::Get(Table& table, std::string_view key) {
   if (key.empty()) return Status::InvalidArgument("Get on table '" + table.name() + "': empty key");
   Result<DB*> db = Use(table);

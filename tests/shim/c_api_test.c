@@ -59,7 +59,7 @@ static void test_version(void) {
 }
 
 static void test_strerror(void) {
-  for (int c = FW_OK; c <= FW_ERR_INTERNAL; ++c) {
+  for (int c = FW_OK; c <= FW_ERR_FULL; ++c) {
     const char* s = fw_strerror((fw_err_t)c);
     CHECK(s != NULL && s[0] != '\0');
   }
@@ -68,6 +68,8 @@ static void test_strerror(void) {
   CHECK(fw_err_is_retryable(FW_ERR_UNKNOWN_OUTCOME) == 1);
   CHECK(fw_err_is_retryable(FW_ERR_BOARD_DOWN) == 1);
   CHECK(fw_err_is_retryable(FW_ERR_INVALID_ARG) == 0);
+  CHECK(fw_err_is_retryable(FW_ERR_ID_EXPIRED) == 0);
+  CHECK(fw_err_is_retryable(FW_ERR_FULL) == 0);
   CHECK(fw_err_is_retryable(FW_OK) == 0);
   CHECK(fw_last_error() != NULL);
 }

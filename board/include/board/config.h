@@ -81,6 +81,25 @@ struct ChassisConfig {
   uint32_t forward_timeout_ms = 1000;
   uint32_t forward_retries = 5;
 
+  // Exactly-once writes: how long the master remembers a write's request
+  // id, the longest time a client keeps retrying one write (the firmware
+  // shim's defaults: 9 attempts of 2 s plus backoff, under 20 s), and the
+  // share of the cache the id table may use (the oldest ids go first when a
+  // burst would keep more). See board/include/board/request_ids.h.
+  uint32_t request_retention_s = 300;
+  uint32_t client_retry_horizon_ms = 20000;
+  uint32_t request_budget_pct = 10;
+  // Memory admission: the master refuses writes that would grow the data
+  // past this share of the smallest cache in the chassis.
+  uint32_t cache_high_water_pct = 85;
+
+  // The longest a retry of one write can still arrive at a master after
+  // the write was first sent: the client's horizon plus a replica's
+  // forwarding. request_retention_s must be at least twice this.
+  uint64_t RetryHorizonMs() const {
+    return uint64_t(client_retry_horizon_ms) + forward_timeout_ms + ack_timeout_ms;
+  }
+
   std::vector<SlotConfig> boards;
 
   const SlotConfig* Find(int slot) const;
@@ -89,6 +108,8 @@ struct ChassisConfig {
 
   // Checks the whole configuration; errors name the line and the fix.
   Status Validate() const;
+  // The request-id and memory admission keys (part of Validate).
+  Status ValidateMemoryKeys() const;
 };
 
 // Parses a chassis configuration file. Errors name the file, the line and

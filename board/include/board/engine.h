@@ -17,6 +17,8 @@
 //   ticker       heartbeats, master watch, rep_flush, forwarded-write retries.
 //   write pool   commits (a commit blocks in the transport until acked).
 //   checkpointer (memenv) volume-driven checkpoints, on the master only.
+//   request expirer  deletes request ids past their window or budget, on the
+//                master only; counts them for status everywhere.
 //
 // Role state machine (narrated in election.cc):
 //   CLIENT --(no master heard / master silent / master link down /
@@ -41,8 +43,10 @@
 #include "board/config.h"
 #include "board/events.h"
 #include "board/gate.h"
+#include "board/memory_gauge.h"
 #include "board/peers.h"
 #include "board/reinit_progress.h"
+#include "board/request_ids.h"
 #include "board/work_queue.h"
 #include "bp/status.h"
 #include "bus/bus.h"
@@ -215,9 +219,19 @@ class Engine : private bus::Handler {
   // reinit_progress.cc: this board's database size for its heartbeat.
   void RefreshDbSize(int64_t now_us);
   static constexpr int64_t kDbSizeEveryUs = 250'000;
+  // liveness.cc: memory figures (memory_gauge.h), ticker only.
+  void RefreshMemory(int64_t now_us);
+  int64_t memory_measured_us_ = 0;
 
   // service.cc
+  // The write's transaction body: claims the request id, then applies the
+  // ops unless it is a duplicate, refusing growth past the memory mark.
+  Status ApplyInTxn(memenv::Txn& t, memenv::Table& data, memenv::Table& reqs,
+                    const std::vector<memenv::BatchOp>& ops, RequestId id, bool forwarded,
+                    bool fits, RequestIds::Claim* claim);
   void ThrottleForLaggingReplicas();
+  // request_ids.cc's thread: expiry on the master, counts everywhere.
+  void ExpirerLoop();
   Result<std::string> ConfirmLinearizableRead(Result<std::string> value, ServedInfo* served);
   memenv::Table* DataTable();
   memenv::Table* RequestTable();
@@ -323,7 +337,13 @@ class Engine : private bus::Handler {
   void WakeTicker();
 
   ThreadPool write_pool_;
-  std::thread worker_, serve_worker_, election_thread_, ticker_;
+  std::thread worker_, serve_worker_, election_thread_, ticker_, expirer_;
+  // Exactly-once bookkeeping and memory admission (their headers say who
+  // calls what on which thread).
+  RequestIds request_ids_;
+  MemoryGauge memory_;
+  std::mutex expirer_mu_;
+  std::condition_variable expirer_cv_;
   std::mutex log_mu_;
 
   // Recent DB_REP_ANYWHERE requests routed to a replica instead of the

@@ -59,6 +59,10 @@ struct HeartbeatInfo {
   uint32_t confirm_gen = 0;
   uint64_t db_pages = 0;   // 0: not reported (an old board, or not in sync)
   uint32_t page_size = 0;
+  // Memory admission: the board's cache size and the bytes its tables use
+  // in it (0: not reported).
+  uint64_t cache_bytes = 0;
+  uint64_t data_bytes = 0;
 };
 OutFrame BuildHeartbeat(const FrameHeader& h, const HeartbeatInfo& info);
 HeartbeatInfo ReadHeartbeat(const wire::Heartbeat& hb);

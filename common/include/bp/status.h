@@ -38,6 +38,12 @@ class [[nodiscard]] Status {
     kTimeout = 7,
     kFailedPrecondition = 8,
     kInternal = 9,
+    // A write's request id is too old to deduplicate: its outcome is unknown
+    // and it was not applied again (board/include/board/request_ids.h).
+    kExpired = 10,
+    // The chassis' data reached the cache high-water mark: writes that grow
+    // it are refused until data is deleted (memory admission).
+    kFull = 11,
   };
 
   Status() noexcept = default;
@@ -51,6 +57,8 @@ class [[nodiscard]] Status {
   static Status Timeout(std::string_view m) { return Status(Code::kTimeout, m); }
   static Status FailedPrecondition(std::string_view m) { return Status(Code::kFailedPrecondition, m); }
   static Status Internal(std::string_view m) { return Status(Code::kInternal, m); }
+  static Status Expired(std::string_view m) { return Status(Code::kExpired, m); }
+  static Status Full(std::string_view m) { return Status(Code::kFull, m); }
 
   Status(Code code, std::string_view message)
       : code_(code), message_(code == Code::kOk ? nullptr : std::make_shared<std::string>(message)) {}
@@ -87,6 +95,8 @@ class [[nodiscard]] Status {
       case Code::kTimeout: return "Timeout";
       case Code::kFailedPrecondition: return "FailedPrecondition";
       case Code::kInternal: return "Internal";
+      case Code::kExpired: return "Expired";
+      case Code::kFull: return "Full";
     }
     return "Unknown";
   }

@@ -70,7 +70,7 @@ extern "C" {
 #endif
 
 #define FW_SHIM_VERSION_MAJOR 1
-#define FW_SHIM_VERSION_MINOR 1
+#define FW_SHIM_VERSION_MINOR 2
 #define FW_SHIM_VERSION_PATCH 0
 #define FW_SHIM_VERSION \
   (FW_SHIM_VERSION_MAJOR * 10000 + FW_SHIM_VERSION_MINOR * 100 + FW_SHIM_VERSION_PATCH)
@@ -97,7 +97,16 @@ typedef enum fw_err {
   FW_ERR_AGAIN = 13,          /* nothing pending (fw_next_event) */
   FW_ERR_PROTOCOL = 14,       /* the board sent something this shim cannot read */
   FW_ERR_NO_MEMORY = 15,
-  FW_ERR_INTERNAL = 16 /* a bug in the shim or the board */
+  FW_ERR_INTERNAL = 16, /* a bug in the shim or the board */
+  /* Since 1.2: a retry whose request id the master no longer remembers
+   * (older than request_retention_s, or evicted early by request_budget_pct):
+   * whether the first attempt applied is unknown, and it was NOT applied now.
+   * Read the keys to learn the state; write again with a new id. */
+  FW_ERR_ID_EXPIRED = 17,
+  /* Since 1.2: the chassis' data reached its cache high-water mark
+   * (cache_high_water_pct of the smallest cache_mb); not applied. Deletes and
+   * overwrites that do not grow a value still pass. */
+  FW_ERR_FULL = 18
 } fw_err_t;
 
 /* A static description of a code ("unknown error code" for others). */

@@ -100,12 +100,29 @@ class Env {
   // skips a table whose handle another thread is (re)opening, so a caller on
   // a latency-critical thread never waits; returns nothing at all while a
   // table is being opened.
+  //
+  // `free_pages` are the pages on the table's free list (deleted data whose
+  // pages Berkeley DB keeps for reuse): (pages - free_pages) * page_size is
+  // the data the table holds now, what memory admission counts. The free
+  // list is walked one page at a time without locks (a read latch per
+  // page), bounded by `pages`, so a list changing under the walk gives an
+  // estimate, never a wait.
   struct TablePages {
     std::string name;
     uint64_t pages = 0;
     uint32_t page_size = 0;
+    uint64_t free_pages = 0;
   };
   std::vector<TablePages> OpenTablePages();
+  // The cache as Berkeley DB's memp_stat sees it: its size, the pages it
+  // holds (every table's pages, free or not, and replication's buffers).
+  struct CacheUse {
+    uint64_t cache_bytes = 0;
+    uint64_t pages = 0;       // buffers in the cache (st_pages)
+    uint64_t dirty_pages = 0;
+    uint32_t page_size = 0;   // the pool's assumed page size
+  };
+  Result<CacheUse> Cache() const;
 
   // Runs `body` inside a transaction, committing if it returns OK and
   // aborting otherwise. A DB_LOCK_DEADLOCK anywhere aborts and re-runs the
@@ -208,6 +225,12 @@ class Txn {
   Status Put(Table& table, std::string_view key, std::string_view value);
   Status Delete(Table& table, std::string_view key);  // NotFound if absent
   Result<std::string> Get(Table& table, std::string_view key);
+  // Inserts only if `key` is absent (DB_NOOVERWRITE, write-locked within
+  // this transaction): true if inserted, false if the key was there.
+  Result<bool> PutIfAbsent(Table& table, std::string_view key, std::string_view value);
+  // The size of the value under `key`, read write-locked (DB_RMW) so that
+  // the answer holds until this transaction ends; NotFound if absent.
+  Result<size_t> ValueSize(Table& table, std::string_view key);
   __db_txn* raw() const { return txn_; }
 
  private:

@@ -1,0 +1,60 @@
+// The request-expirer thread (request_ids.h): on the master, deletes request
+// ids past their window or over their budget in small replicated
+// transactions; on every board in sync, counts them for status.
+#include <chrono>
+
+#include "board/engine.h"
+
+namespace bp::board {
+namespace {
+
+constexpr auto kExpireEvery = std::chrono::milliseconds(100);
+constexpr int64_t kReplicaRecountEveryUs = 2'000'000;
+constexpr int64_t kErrorLogEveryUs = 10'000'000;
+
+}  // namespace
+
+void Engine::ExpirerLoop() {
+  uint32_t counted_gen = 0;
+  bool counted_as_master = false;
+  int64_t counted_us = 0, logged_us = 0;
+  bool more = false;
+  while (!stop_.load()) {
+    if (!more) {
+      std::unique_lock<std::mutex> l(expirer_mu_);
+      expirer_cv_.wait_for(l, kExpireEvery, [&] { return stop_.load(); });
+    }
+    more = false;
+    if (stop_.load() || !rep_started_.load()) continue;
+    const bool master = role_.load() == Role::kMaster;
+    if (!master && (!startup_done() || reinit_.load())) continue;  // API locked out
+    const int64_t now = clock_.NowMicros();
+    const uint32_t gen = gen_.load();
+    GatePass pass(api_gate_);  // a role change waits for this pass (gate.h)
+    if ((role_.load() == Role::kMaster) != master) continue;
+    memenv::Table* reqs = RequestTable();
+    if (!reqs) continue;
+    Status st;
+    const bool recount = master ? (counted_gen != gen || !counted_as_master)
+                                : now - counted_us >= kReplicaRecountEveryUs;
+    if (recount) {
+      st = request_ids_.Recount(*reqs);
+      if (st.ok()) {
+        counted_gen = gen;
+        counted_as_master = master;
+        counted_us = now;
+      }
+    }
+    if (master && st.ok()) {
+      Result<bool> r = request_ids_.Expire(*env_, *reqs, clock_.WallMicros() / 1000);
+      more = r.ok() && *r;
+      if (!r.ok()) st = r.status();
+    }
+    if (!st.ok() && now - logged_us >= kErrorLogEveryUs) {
+      Log("request-id expiry: " + st.ToString() + " (retried every 100 ms)");
+      logged_us = now;
+    }
+  }
+}
+
+}  // namespace bp::board
