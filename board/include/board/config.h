@@ -81,6 +81,11 @@ struct ChassisConfig {
   uint32_t forward_timeout_ms = 1000;
   uint32_t forward_retries = 5;
 
+  // A chassis with one electable board and replicas has no failover: the
+  // master's loss stops writes, and QUORUM needs no ack at all. Refused
+  // unless the user accepts that here (a lone board needs no key).
+  bool allow_no_failover = false;
+
   std::vector<SlotConfig> boards;
 
   const SlotConfig* Find(int slot) const;
