@@ -87,6 +87,7 @@ Status ReadChassis(const toml::table& c, const std::string& src, ChassisConfig* 
   for (auto& u : uints) BP_RETURN_IF_ERROR(ReadUint(c, u.key, u.field, src));
   BP_RETURN_IF_ERROR(ReadBool(c, "bulk", &cfg->bulk, src));
   BP_RETURN_IF_ERROR(ReadBool(c, "leases", &cfg->leases, src));
+  BP_RETURN_IF_ERROR(ReadBool(c, "allow_no_failover", &cfg->allow_no_failover, src));
   for (auto&& [k, v] : c) {
     static const std::set<std::string> known = {
         "id", "ack_policy", "two_board_mode", "preferred_slot", "ack_timeout_ms",
@@ -95,7 +96,7 @@ Status ReadChassis(const toml::table& c, const std::string& src, ChassisConfig* 
         "leases", "lease_timeout_ms", "cache_mb", "log_buffer_mb", "max_key_bytes",
         "max_value_bytes", "write_threads", "forward_timeout_ms", "forward_retries",
         "request_retention_s", "client_retry_horizon_ms", "request_budget_pct",
-        "cache_high_water_pct"};
+        "cache_high_water_pct", "allow_no_failover"};
     if (!known.count(std::string(k.str()))) {
       return Status::InvalidArgument(At(src, LineOf(&v)) + "unknown key '" + std::string(k.str()) +
                                      "' in [chassis]; see README 'Configuration' for the keys");
@@ -212,9 +213,25 @@ Status ChassisConfig::Validate() const {
     return Status::InvalidArgument("no electable board; set electable = true on at least one "
                                    "[[board]] (three for failover)");
   }
-  if (e == 2 && two_board_mode == TwoBoardMode::kPreferred && !Find(preferred_slot)) {
-    return Status::InvalidArgument("two_board_mode = \"preferred\" needs preferred_slot = the "
-                                   "slot of an electable board");
+  if (two_board_mode == TwoBoardMode::kPreferred) {
+    const SlotConfig* p = Find(preferred_slot);
+    if (!p || !p->electable) {
+      // A non-electable preferred board can never win the hand-over
+      // election: the master would hand over and take back forever.
+      return Status::InvalidArgument(
+          "two_board_mode = \"preferred\" needs preferred_slot = the slot of an electable "
+          "[[board]]; preferred_slot = " + std::to_string(preferred_slot) +
+          (p ? " is electable = false" : " is not a configured slot") +
+          ": set it to one of the two electable boards' slots");
+    }
+  }
+  if (e == 1 && boards.size() > 1 && !allow_no_failover) {
+    return Status::InvalidArgument(
+        "only one electable board among " + std::to_string(boards.size()) +
+        " boards: when it fails no replica can take over, and QUORUM then needs no "
+        "acknowledgement at all (a write survives no failure); make more boards electable = true "
+        "(three electable boards keep a majority after one fails), or set allow_no_failover = true "
+        "in [chassis] to accept this");
   }
   if (e % 2 == 0 && e != 2) {
     return Status::InvalidArgument(
@@ -363,6 +380,7 @@ std::string ToToml(const ChassisConfig& c) {
     << "client_retry_horizon_ms = " << c.client_retry_horizon_ms << "\n"
     << "request_budget_pct = " << c.request_budget_pct << "\n"
     << "cache_high_water_pct = " << c.cache_high_water_pct << "\n";
+  if (c.allow_no_failover) o << "allow_no_failover = true\n";
   for (const auto& b : c.boards) {
     o << "\n[[board]]\n"
       << "slot = " << b.slot << "\n"

@@ -51,19 +51,22 @@ void Engine::RequestDemote(const char* why) {
 
 void Engine::ElectionLoop() {
   while (!stop_.load()) {
-    bool elect = false, demote = false;
+    bool elect = false, demote = false, hand_over = false;
     std::string why;
     {
       std::unique_lock<std::mutex> l(election_mu_);
       election_cv_.wait_for(l, std::chrono::milliseconds(20), [&] {
-        return stop_.load() || election_requested_ || demote_requested_ || elected_pending_.load();
+        return stop_.load() || election_requested_ || demote_requested_ || handover_requested_ ||
+               elected_pending_.load();
       });
       if (stop_.load()) return;
       elect = election_requested_;
       demote = demote_requested_;
+      hand_over = handover_requested_;
       why = demote ? demote_reason_ : election_reason_;
-      election_requested_ = demote_requested_ = false;
+      election_requested_ = demote_requested_ = handover_requested_ = false;
     }
+    if (hand_over) HandOver();
     // After stepping down the ticker finds the current master (or, when
     // there is none, as after a DUPMASTER, calls the election): electing
     // right away would drag a group that has a master into an election.
@@ -76,9 +79,18 @@ void Engine::ElectionLoop() {
 void Engine::RunElection() {
   const ChassisConfig& c = opts_.config;
   const SlotConfig& self = *c.Find(opts_.self_slot);
-  if (role_.load() == Role::kMaster || !self.electable || !rep_started_.load() || stop_.load()) {
+  if (role_.load() == Role::kMaster || !self.electable || !rep_started_.load() || stop_.load() ||
+      shutting_down_.load()) {
     return;
   }
+  std::string wait_why;
+  if (ElectionWouldWipePeers(&wait_why)) {
+    ++elections_refused_;
+    next_election_us_ = clock_.NowMicros() + int64_t(c.heartbeat_timeout_ms) * 1000;
+    SetElectionWait(wait_why);
+    return;
+  }
+  SetElectionWait("");
   int64_t now = clock_.NowMicros();
   int majority = c.Majority();
   int alive = peers_.AliveElectable(now) + 1;
@@ -156,6 +168,11 @@ void Engine::OnBecameMaster() {
     free(sp);
   }
   acks_.SetGeneration(gen_.load());
+  // What a LINEARIZABLE read waits for is this mastership's commits: an
+  // earlier mastership's tail may have been rolled back, and the new log
+  // may never reach its LSN.
+  last_perm_lsn_ = 0;
+  ever_synced_ = true;
   role_ = Role::kMaster;
   master_slot_ = opts_.self_slot;
   startup_done_ = true;
@@ -185,6 +202,62 @@ void Engine::Demote(const char* why) {
   last_master_seen_us_ = clock_.NowMicros();
   next_election_us_ = clock_.NowMicros() + int64_t(opts_.config.heartbeat_timeout_ms) * 1000;
   Log(std::string("stepped down to replica: ") + why);
+}
+
+bool Engine::ElectionWouldWipePeers(std::string* why) {
+  if (ever_synced_.load()) return false;
+  bus::Lsn mine{next_lsn_file_.load(), next_lsn_offset_.load()};
+  DB_REP_STAT* sp = nullptr;
+  DB_ENV* env = env_->raw();
+  if (env->rep_stat(env, &sp, 0) == 0 && sp) {
+    mine = {sp->st_next_lsn.file, sp->st_next_lsn.offset};
+    free(sp);
+  }
+  const auto peers = peers_.Snapshot(clock_.NowMicros());
+  bus::Lsn most = mine;
+  int holder = -1;
+  for (const PeerView& p : peers) {
+    if (p.alive && most < p.hb.next_lsn) {
+      most = p.hb.next_lsn;
+      holder = p.slot;
+    }
+  }
+  if (holder < 0) return false;
+  // Berkeley DB elects the voter with the most log first: a live electable
+  // board holding it all wins any election this board takes part in.
+  for (const PeerView& p : peers) {
+    if (p.alive && p.electable && !(p.hb.next_lsn < most)) return false;
+  }
+  *why = "not calling an election: this board holds no data yet (started empty) and slot " +
+         std::to_string(holder) + " holds log up to " + std::to_string(most.file) + "/" +
+         std::to_string(most.offset) + " (this board: " + std::to_string(mine.file) + "/" +
+         std::to_string(mine.offset) + "), which no live electable board holds; winning would " +
+         "wipe it by internal init. Read the data at slot " + std::to_string(holder) +
+         "; to go on without it, stop that board";
+  return true;
+}
+
+void Engine::SetElectionWait(const std::string& why) {
+  {
+    std::lock_guard<std::mutex> l(election_wait_mu_);
+    if (election_wait_ == why) return;
+    election_wait_ = why;
+  }
+  if (!why.empty()) Log(why);
+}
+
+std::string Engine::ElectionWait() {
+  std::lock_guard<std::mutex> l(election_wait_mu_);
+  return election_wait_;
+}
+
+void Engine::StepDownForShutdown() {
+  shutting_down_ = true;  // this board takes part in no election from here on
+  if (role_.load() != Role::kMaster || stop_.load()) return;
+  Log("stopping: handing mastership over first");
+  if (!StepDownAfterCatchUp(-1, "stopping (SIGTERM): a replica takes over")) {
+    Log("no in-sync replica caught up in time; stopping as master");
+  }
 }
 
 }  // namespace bp::board

@@ -201,6 +201,7 @@ void Engine::EventCallback(__db_env* env, uint32_t event, void* info) {
     }
     case DB_EVENT_REP_STARTUPDONE:
       self->startup_done_ = true;
+      self->ever_synced_ = true;
       self->reinit_ = false;
       self->Emit(EventKind::kStartupDone, self->master_slot_.load());
       break;

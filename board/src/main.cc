@@ -88,6 +88,7 @@ int main(int argc, char** argv) {
     _exit(code);  // the environment is unusable; closing it could hang
   }
   std::fprintf(stderr, "[board %d] stopping\n", slot);
+  (*engine)->StepDownForShutdown();  // a master hands over before the bus stops
   (*server)->Stop();
   (*engine)->Stop();
   return code;

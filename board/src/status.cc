@@ -120,7 +120,9 @@ nlohmann::json Engine::StatusJson() {
                     {"won", elections_won_.load()},
                     {"last_election_us", last_election_ms_x1000_.load()},
                     {"last_promotion_us", promotion_us_last_.load()},
-                    {"last_demotion_us", demotion_us_last_.load()}};
+                    {"last_demotion_us", demotion_us_last_.load()},
+                    {"waiting", ElectionWait()},
+                    {"refused_would_wipe", elections_refused_.load()}};
   j["messages"] = {{"processed", msgs_processed_.load()},
                    {"isperm", isperm_.load()},
                    {"notperm", notperm_.load()},

@@ -30,42 +30,73 @@ bool Engine::PreferredMode() const {
   return c.ElectableCount() == 2 && c.two_board_mode == TwoBoardMode::kPreferred;
 }
 
-// Ticker, on the master: hand mastership back when the preferred board is
-// alive, in sync and has applied everything we wrote.
+// Ticker, on the master: when the preferred board is alive and in sync, ask
+// the election thread for the hand-over. The hand-over waits for writes in
+// flight and for the preferred board to catch up (up to ack_timeout_ms +
+// 600 ms): on the ticker that stopped this master's heartbeats for longer
+// than heartbeat_timeout_ms, and the preferred board elected itself alone.
 void Engine::MaybeHandOver(int64_t now) {
   if (!PreferredMode() || role_.load() != Role::kMaster) return;
   const int preferred = opts_.config.preferred_slot;
   if (preferred == opts_.self_slot || !peers_.IsInSyncClient(preferred, now)) return;
+  {
+    std::lock_guard<std::mutex> l(election_mu_);
+    handover_requested_ = true;
+  }
+  election_cv_.notify_all();
+}
+
+// Election thread.
+void Engine::HandOver() {
+  if (!PreferredMode() || role_.load() != Role::kMaster || shutting_down_.load()) return;
+  const int preferred = opts_.config.preferred_slot;
+  if (preferred == opts_.self_slot || !peers_.IsInSyncClient(preferred, clock_.NowMicros())) return;
   Log("preferred board " + std::to_string(preferred) + " is back and in sync: handing mastership over");
+  if (!StepDownAfterCatchUp(preferred, "hand-over to the preferred board")) {
+    Log("preferred board did not catch up in time; keeping mastership for now");
+    return;
+  }
+  next_election_us_ = clock_.NowMicros() + int64_t(opts_.config.election_timeout_ms) * 1000;
+  RequestElection("hand-over to the preferred board");
+}
+
+bool Engine::StepDownAfterCatchUp(int to, const char* why) {
   std::lock_guard<std::mutex> rl(rep_start_mu_);
-  if (role_.load() != Role::kMaster) return;
+  if (role_.load() != Role::kMaster) return false;
   // New writes wait at the gate; those inside finish with their acks.
   api_gate_.CloseAndDrain(std::chrono::milliseconds(opts_.config.ack_timeout_ms + 100));
   bool caught_up = false;
   const int64_t deadline = clock_.NowMicros() + 500000;
   while (!caught_up && clock_.NowMicros() < deadline) {
-    RefreshRepState();
+    DB_REP_STAT* sp = nullptr;
+    DB_ENV* env = env_->raw();
     bus::Lsn mine{next_lsn_file_.load(), next_lsn_offset_.load()};
+    if (env->rep_stat(env, &sp, 0) == 0 && sp) {
+      mine = {sp->st_next_lsn.file, sp->st_next_lsn.offset};
+      free(sp);
+    }
     for (const PeerView& p : peers_.Snapshot(clock_.NowMicros())) {
-      if (p.slot == preferred && p.alive && !(p.hb.next_lsn < mine)) caught_up = true;
+      bool candidate = to > 0 ? p.slot == to : p.electable && p.hb.role == wire::Role::Client &&
+                                                   p.hb.startup_done && !p.hb.reinit;
+      if (candidate && p.alive && !(p.hb.next_lsn < mine)) caught_up = true;
     }
     if (!caught_up) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
-  api_gate_.Open();
   if (!caught_up) {
-    Log("preferred board did not catch up in time; keeping mastership for now");
-    return;
+    api_gate_.Open();
+    return false;
   }
-  role_ = Role::kClient;
+  role_ = Role::kClient;  // writes waiting at the gate are refused from here on
+  api_gate_.Open();
   acks_.Abort();
   int ret = QuiescedRepStart(DB_REP_CLIENT);
-  if (ret != 0) Log(std::string("rep_start(CLIENT) for hand-over failed: ") + db_strerror(ret));
+  if (ret != 0) Log(std::string("rep_start(CLIENT) for ") + why + " failed: " + db_strerror(ret));
   master_slot_ = -1;
   startup_done_ = false;
   env_->InvalidateTables();
   last_master_seen_us_ = clock_.NowMicros();
-  next_election_us_ = clock_.NowMicros() + int64_t(opts_.config.election_timeout_ms) * 1000;
-  RequestElection("hand-over to the preferred board");
+  Log(std::string("stepped down to replica: ") + why);
+  return true;
 }
 
 // The preferred board's election priority: above the other board's, so that
@@ -82,8 +113,10 @@ uint32_t Engine::ElectionPriority() const {
 // Refuses a write at once when no master exists and none can be elected
 // (fewer electable boards alive than an election needs), instead of letting
 // it wait out the forwarding timeout.
-Status Engine::CheckWritable(int64_t now) const {
+Status Engine::CheckWritable(int64_t now) {
   if (role_.load() == Role::kMaster || master_slot_.load() > 0) return Status::Ok();
+  std::string waiting = ElectionWait();
+  if (!waiting.empty()) return Status::Unavailable("no master: " + waiting);
   const ChassisConfig& c = opts_.config;
   const SlotConfig& self = *c.Find(opts_.self_slot);
   int alive = peers_.AliveElectable(now) + (self.electable ? 1 : 0);

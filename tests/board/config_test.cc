@@ -109,5 +109,41 @@ TEST(ChassisConfig, MissingFileSaysWhere) {
   EXPECT_NE(c.status().message().find("/nonexistent/chassis.toml"), std::string::npos);
 }
 
+// Goal: preferred_slot must name an electable configured board (a
+// non-electable one can never win the hand-over election: it looped forever).
+TEST(ChassisConfig, PreferredSlotMustBeAnElectableBoard) {
+  const std::string two = "[[board]]\nslot = 1\nendpoint = \"ipc:///a\"\n[[board]]\nslot = 2\nendpoint = \"ipc:///b\"\n";
+  const std::string replica = "[[board]]\nslot = 3\nendpoint = \"ipc:///c\"\nelectable = false\n";
+  for (const std::string& text :
+       {"[chassis]\ntwo_board_mode = \"preferred\"\npreferred_slot = 3\n" + two + replica,
+        "[chassis]\ntwo_board_mode = \"preferred\"\npreferred_slot = 7\n" + two + replica}) {
+    auto c = ParseChassisConfig(text, "p.toml");
+    ASSERT_FALSE(c.ok()) << text;
+    EXPECT_NE(c.status().message().find("preferred_slot"), std::string::npos) << c.status().message();
+    EXPECT_NE(c.status().message().find("electable"), std::string::npos) << c.status().message();
+  }
+  EXPECT_TRUE(ParseChassisConfig("[chassis]\ntwo_board_mode = \"preferred\"\npreferred_slot = 2\n" +
+                                     two + replica, "p.toml").ok());
+}
+
+// Goal: one electable board with replicas cannot survive the loss of that
+// board (QUORUM needs no ack at all), so the chassis is refused unless the
+// user says so with allow_no_failover = true; a lone board needs no key.
+TEST(ChassisConfig, SingleElectableBoardWithReplicasNeedsAllowNoFailover) {
+  const std::string boards = "[[board]]\nslot = 1\nendpoint = \"ipc:///a\"\n"
+                             "[[board]]\nslot = 2\nendpoint = \"ipc:///b\"\nelectable = false\n";
+  auto c = ParseChassisConfig(boards, "one.toml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("allow_no_failover"), std::string::npos) << c.status().message();
+  EXPECT_NE(c.status().message().find("electable"), std::string::npos) << c.status().message();
+  auto ok = ParseChassisConfig("[chassis]\nallow_no_failover = true\n" + boards, "one.toml");
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_TRUE(ok->allow_no_failover);
+  auto back = ParseChassisConfig(ToToml(*ok), "rt.toml");
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_TRUE(back->allow_no_failover);
+  EXPECT_TRUE(ParseChassisConfig("[[board]]\nslot = 1\nendpoint = \"ipc:///a\"\n", "lone.toml").ok());
+}
+
 }  // namespace
 }  // namespace bp::board

@@ -117,11 +117,13 @@ bool LocalChassis::Stop(int slot, int timeout_ms) {
   if (it == pids_.end() || it->second <= 0) return true;
   pid_t pid = it->second;
   kill(pid, SIGTERM);
-  bool exited = WaitUntil([&] { return waitpid(pid, nullptr, WNOHANG) == pid; }, timeout_ms);
+  int status = -1;
+  bool exited = WaitUntil([&] { return waitpid(pid, &status, WNOHANG) == pid; }, timeout_ms);
   if (!exited) {
     kill(pid, SIGKILL);
-    waitpid(pid, nullptr, 0);
+    waitpid(pid, &status, 0);
   }
+  exit_status_[slot] = status;
   it->second = 0;
   clients_.erase(slot);
   return exited;
@@ -135,6 +137,11 @@ bool LocalChassis::Running(int slot) {
     return false;
   }
   return true;
+}
+
+int LocalChassis::ExitStatus(int slot) const {
+  auto it = exit_status_.find(slot);
+  return it == exit_status_.end() ? -1 : it->second;
 }
 
 pid_t LocalChassis::pid(int slot) const {

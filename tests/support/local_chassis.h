@@ -40,6 +40,8 @@ class LocalChassis {
   bp::Status Start(int slot);                 // a new, empty board process in `slot`
   void Kill(int slot, int sig = 9);       // sends `sig`; SIGKILL also reaps
   bool Stop(int slot, int timeout_ms = 5000);  // SIGTERM, wait for a clean exit
+  // The wait status (waitpid) of the last Stop of `slot`, -1 if none.
+  int ExitStatus(int slot) const;
   bool Running(int slot);
   pid_t pid(int slot) const;
 
@@ -67,6 +69,7 @@ class LocalChassis {
   board::ChassisConfig config_;
   std::map<int, pid_t> pids_;
   std::map<int, int> starts_;
+  std::map<int, int> exit_status_;
   std::map<int, std::unique_ptr<RawClient>> clients_;
 };
 

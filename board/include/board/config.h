@@ -99,6 +99,10 @@ struct ChassisConfig {
   uint64_t RetryHorizonMs() const {
     return uint64_t(client_retry_horizon_ms) + forward_timeout_ms + ack_timeout_ms;
   }
+  // A chassis with one electable board and replicas has no failover: the
+  // master's loss stops writes, and QUORUM needs no ack at all. Refused
+  // unless the user accepts that here (a lone board needs no key).
+  bool allow_no_failover = false;
 
   std::vector<SlotConfig> boards;
 

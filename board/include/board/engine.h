@@ -142,6 +142,14 @@ class Engine : private bus::Handler {
   nlohmann::json Admin(const nlohmann::json& command);
   // True after an environment panic: the process must exit and rejoin empty.
   bool panicked() const { return panicked_.load(); }
+  // Main thread, on SIGTERM, before the client endpoint and Stop(): a master
+  // hands mastership over as a planned switchover (writes in flight finish
+  // with their acks, an in-sync replica catches up, it steps down) so that
+  // no queued write commits here after the bus stops; and this board takes
+  // part in no election from here on. Bounded (about a second).
+  void StepDownForShutdown();
+  // Why this board does not call an election now ("" = it may): status.
+  std::string ElectionWait();
 
  private:
   explicit Engine(EngineOptions options);
@@ -206,15 +214,29 @@ class Engine : private bus::Handler {
 
   // two_board.cc
   bool PreferredMode() const;
+  // Ticker: asks the election thread for the hand-over (never blocks).
   void MaybeHandOver(int64_t now_us);
+  // Election thread: the preferred board's hand-back.
+  void HandOver();
+  // Stops new writes, drains those in flight, waits (bounded) until `to`
+  // (or, with to < 0, any live in-sync electable replica) has applied this
+  // master's whole log, then steps down. Returns whether it stepped down.
+  bool StepDownAfterCatchUp(int to, const char* why);
   uint32_t ElectionPriority() const;
-  Status CheckWritable(int64_t now_us) const;
+  Status CheckWritable(int64_t now_us);
 
   // liveness.cc
   void TickerLoop();
   void SendHeartbeat();
   void WatchMaster(int64_t now_us);
   bool ConfirmedMaster(int64_t now_us) const;
+
+  // election.cc: an electable board that never held data in this process
+  // must not win an election while a live peer holds more log that no live
+  // electable board holds (it would wipe that peer by internal init).
+  // Fills `why` and returns true when the election must wait.
+  bool ElectionWouldWipePeers(std::string* why);
+  void SetElectionWait(const std::string& why);
 
   // reinit_progress.cc: this board's database size for its heartbeat.
   void RefreshDbSize(int64_t now_us);
@@ -317,6 +339,17 @@ class Engine : private bus::Handler {
   // offset): a linearizable read waits until it is acknowledged.
   std::atomic<uint64_t> last_perm_lsn_{0};
   std::atomic<uint64_t> promotion_us_last_{0}, demotion_us_last_{0};
+  // The preferred board's hand-back, asked by the ticker, run by the
+  // election thread (election_mu_).
+  bool handover_requested_ = false;
+  // This process held the data once: in sync with a master, or master.
+  std::atomic<bool> ever_synced_{false};
+  // SIGTERM: no more elections on this board.
+  std::atomic<bool> shutting_down_{false};
+  // Why elections wait (ElectionWouldWipePeers), for status and writes.
+  std::mutex election_wait_mu_;
+  std::string election_wait_;
+  std::atomic<uint64_t> elections_refused_{0};
 
   // Forwarded writes waiting for the master's reply (origin side).
   struct PendingForward {
