@@ -201,7 +201,7 @@ TEST(SoakVerdict, ElectionFailoverPanicAndWindowFail) {
   EXPECT_EQ(v.elections, 1u);
   EXPECT_EQ(v.failovers, 1u);
   EXPECT_EQ(v.panics, 1u);
-  EXPECT_TRUE(Mentions(v, "board 2 held an election"));
+  EXPECT_TRUE(Mentions(v, "board 2 held 1 election(s) during the soak, the first by 3.0 s"));
   EXPECT_TRUE(Mentions(v, "a failover"));
   EXPECT_TRUE(Mentions(v, "board 1 reported panicked"));
   EXPECT_TRUE(Mentions(v, "over its window of 10"));

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include <cstdio>
+#include <ctime>
 #include <fstream>
 #include <iostream>
 
@@ -42,7 +43,9 @@ Status CheckArguments(const SoakCmd& o) {
     return Status::InvalidArgument("--rss-drift-pct must be >= 0 (percent)");
   }
   if (o.timeout_s < 1) return Status::InvalidArgument("--timeout-s must be at least 1");
-  return SoakLoad::Check(o.soak.load);
+  SoakLoadOptions lo = o.soak.load;
+  lo.key_prefix = SoakKeyPrefix(std::time(nullptr));  // as RunSoak names the keys
+  return SoakLoad::Check(lo);
 }
 
 Status WriteFile(const std::string& path, const std::string& text) {

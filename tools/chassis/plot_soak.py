@@ -36,6 +36,20 @@ def series(report, field, scale=1.0):
     return out
 
 
+def election_times(report):
+    """When some board's elections.held went up."""
+    last, out = {}, []
+    for s in report["samples"]:
+        for b in s["boards"]:
+            held = b.get("elections_held")
+            if held is None:
+                continue
+            if b["slot"] in last and held > last[b["slot"]] and s["t_s"] not in out:
+                out.append(s["t_s"])
+            last[b["slot"]] = held
+    return out
+
+
 def draw(ax, report, field, scale, ylabel, title, limit_field=None):
     data = series(report, field, scale)
     for slot in sorted(data):
@@ -51,9 +65,14 @@ def draw(ax, report, field, scale, ylabel, title, limit_field=None):
     warmup = report.get("warmup_s", 0)
     if warmup:
         ax.axvspan(0, warmup, color="#eeeeee", zorder=0)
+    for t in election_times(report):
+        ax.axvline(t, color="#c44e52", linewidth=0.8, linestyle=":")
+    times = [s["t_s"] for s in report["samples"]]
+    if times:
+        ax.set_xlim(0, max(max(times), warmup, 1))
     ax.set_title(title)
     ax.set_ylabel(ylabel)
-    ax.set_xlabel("s since the soak started (grey: warm-up)")
+    ax.set_xlabel("s since the soak started (grey: warm-up, red dotted: an election)")
     if data:
         ax.legend(fontsize="small")
 

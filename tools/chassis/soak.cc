@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <map>
 #include <sstream>
 #include <thread>
@@ -100,7 +101,7 @@ void SampleWhileLoaded(Chassis& chassis, const SoakOptions& o, SoakLoad& load,
     if (m > 0 && o.live_check_keys > 0) {
       auto& link = links[m];
       if (!link) link = std::make_unique<BoardLink>(chassis.client_endpoint(m), 1000);
-      load.LiveCheck(*link, o.live_check_keys, &live);
+      load.LiveCheck(*link, m, o.live_check_keys, &live);
     }
     if (o.progress && (s.t_s >= next_progress || exited)) {
       double rate = s.t_s > last_t ? double(s.acked_writes - last_acked) / (s.t_s - last_t) : 0;
@@ -129,8 +130,12 @@ std::map<int, std::string> Endpoints(Chassis& c) {
 
 }  // namespace
 
+std::string SoakKeyPrefix(int64_t unix_s) { return "s" + std::to_string(unix_s) + "-k"; }
+
 Result<SoakResult> RunSoak(Chassis& chassis, const SoakOptions& o) {
-  BP_RETURN_IF_ERROR(SoakLoad::Check(o.load));
+  SoakLoadOptions lo = o.load;
+  lo.key_prefix = SoakKeyPrefix(std::time(nullptr));
+  BP_RETURN_IF_ERROR(SoakLoad::Check(lo));
   auto healthy = chassis.WaitInSync(o.timeout_ms);
   if (!healthy.ok()) {
     return Status::FailedPrecondition("the chassis is not healthy before the soak (see `chassis "
@@ -140,7 +145,7 @@ Result<SoakResult> RunSoak(Chassis& chassis, const SoakOptions& o) {
   SoakResult r;
   std::vector<std::string> endpoints;
   for (int s : chassis.slots()) endpoints.push_back(chassis.client_endpoint(s));
-  SoakLoad load(endpoints, o.load);
+  SoakLoad load(endpoints, lo);
   const auto t0 = SteadyClock::now();
   load.Start();
   SampleWhileLoaded(chassis, o, load, r);

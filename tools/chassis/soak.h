@@ -43,6 +43,11 @@ struct SoakResult {
 // Every board now: its pid, RSS and status fields.
 std::vector<BoardSample> SampleBoards(Chassis& chassis);
 
+// The keys of a run started at `unix_s`: "s<unix_s>-k<i>", so each run
+// writes keys of its own and an earlier run's values are never taken for
+// this one's.
+std::string SoakKeyPrefix(int64_t unix_s);
+
 Result<SoakResult> RunSoak(Chassis& chassis, const SoakOptions& options);
 
 nlohmann::json SoakReportJson(const Chassis& chassis, const SoakOptions& options,

@@ -253,6 +253,7 @@ void CheckBoard(const std::vector<SoakSample>& samples, int slot, SoakVerdict& v
   int first_master = -1;
   int64_t first_gen = -1;
   uint64_t elections = 0, failovers = 0;
+  double first_election_s = 0;
   int missed = 0, max_missed = 0;
   bool exited = false, panicked = false, over_window = false;
   for (const auto& s : samples) {
@@ -273,8 +274,8 @@ void CheckBoard(const std::vector<SoakSample>& samples, int slot, SoakVerdict& v
       if (b.elections_held) {
         if (!first_held) first_held = b.elections_held;
         if (*b.elections_held > *first_held + elections) {
+          if (elections == 0) first_election_s = s.t_s;
           elections = *b.elections_held - *first_held;
-          v.failures.push_back(name + " held an election at " + Secs(s.t_s));
         }
       }
       if (first_gen < 0) {
@@ -300,6 +301,10 @@ void CheckBoard(const std::vector<SoakSample>& samples, int slot, SoakVerdict& v
         }
       }
     }
+  }
+  if (elections > 0) {
+    v.failures.push_back(name + " held " + std::to_string(elections) +
+                         " election(s) during the soak, the first by " + Secs(first_election_s));
   }
   // Every board counts the same election and sees the same failover.
   v.elections = std::max(v.elections, elections);

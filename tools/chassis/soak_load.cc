@@ -186,7 +186,7 @@ void SoakLoad::Add(ValueVerdict v, int slot, const std::string& key,
   }
 }
 
-void SoakLoad::LiveCheck(BoardLink& link, uint64_t count, WriteCheck* out) {
+void SoakLoad::LiveCheck(BoardLink& link, int slot, uint64_t count, WriteCheck* out) {
   for (uint64_t n = 0; n < count && n < opts_.key_space; ++n) {
     const uint64_t i = next_live_;
     next_live_ = (next_live_ + 1) % opts_.key_space;
@@ -202,7 +202,7 @@ void SoakLoad::LiveCheck(BoardLink& link, uint64_t count, WriteCheck* out) {
     std::optional<std::string> value;
     if (v.ok()) value = *v;
     ++out->live_checks;
-    Add(ClassifyValue(value, key, int(i % clients_.size()), w), -1, key, value, out);
+    Add(ClassifyValue(value, key, int(i % clients_.size()), w), slot, key, value, out);
   }
 }
 

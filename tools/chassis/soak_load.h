@@ -30,7 +30,7 @@ struct SoakLoadOptions {
   double rate = 0;  // total writes per second; 0 = closed loop (the highest rate)
   uint64_t key_space = 1000;
   size_t value_size = 64;
-  std::string key_prefix = "soak-k";
+  std::string key_prefix = "soak-k";  // RunSoak: SoakKeyPrefix, a prefix per run
   uint32_t request_timeout_ms = 1000;
   uint32_t retry_backoff_ms = 10;
 };
@@ -50,8 +50,8 @@ class SoakLoad {
   uint64_t acked() const { return acked_.load(); }
 
   // Reads the next `count` keys (in turn over the key space) through `link`
-  // and adds each verdict to `out`. Call while the clients run.
-  void LiveCheck(BoardLink& link, uint64_t count, WriteCheck* out);
+  // (to board `slot`) and adds each verdict to `out`. Call while the clients run.
+  void LiveCheck(BoardLink& link, int slot, uint64_t count, WriteCheck* out);
   // After Stop: every key on every board (slot -> client endpoint), one
   // thread per board; a board still applying the tail gets `settle_ms` to
   // catch up before a wrong value counts.
