@@ -9,6 +9,7 @@
 
 #include <algorithm>
 
+#include "drill.h"
 #include "soak_eval.h"
 
 namespace bp::chassis {
@@ -247,6 +248,23 @@ TEST(SoakCsv, OneRowPerBoardPerSample) {
   EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 4);
   EXPECT_EQ(csv.rfind("t_s,warmup,acked_writes,slot,", 0), 0u);
   EXPECT_NE(csv.find("\n1,0,0,1,101,1,1,100,master,"), std::string::npos) << csv;
+}
+
+TEST(DrillSoak, MemoryProblemBetweenRounds) {
+  SoakSample s = Sample(0, false, {{1, 100}, {2, 100}});
+  EXPECT_EQ(MemoryProblem(s.boards), "");
+  s.boards[1].ids = 5;  // no max_ids reported: nothing to judge
+  EXPECT_EQ(MemoryProblem(s.boards), "");
+  s.boards[1].max_ids = 4;
+  EXPECT_EQ(MemoryProblem(s.boards), "board 2 keeps 5 request ids, over its window of 4");
+  s.boards[1].max_ids = 5;
+  s.boards[0].panicked = true;
+  EXPECT_EQ(MemoryProblem(s.boards), "board 1 reported panicked");
+  s.boards[0].panicked = false;
+  s.boards[0].answered = false;
+  EXPECT_EQ(MemoryProblem(s.boards), "board 1 did not answer status");
+  s.boards[0].alive = false;
+  EXPECT_EQ(MemoryProblem(s.boards), "board 1 is not running");
 }
 
 }  // namespace
