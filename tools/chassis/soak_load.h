@@ -59,14 +59,15 @@ class SoakLoad {
 
   // After Stop (or while running: so far).
   LoadTotals Totals() const;
+  // Key i's name and what its writer knows of its writes to it.
+  std::string Key(uint64_t i) const { return opts_.key_prefix + std::to_string(i); }
+  KeyWrites StateOf(uint64_t i) const;
 
  private:
   struct Client;
   void Run(Client& c);
   void WriteOne(Client& c, fw_board_t* h, size_t local);
-  std::string Key(uint64_t i) const { return opts_.key_prefix + std::to_string(i); }
   Client& Owner(uint64_t i) const { return *clients_[size_t(i % clients_.size())]; }
-  KeyWrites StateOf(uint64_t i) const;
   void Add(ValueVerdict v, int slot, const std::string& key, const std::optional<std::string>& value,
            WriteCheck* out) const;
 
