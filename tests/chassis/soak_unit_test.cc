@@ -209,6 +209,16 @@ TEST(SoakVerdict, ElectionFailoverPanicAndWindowFail) {
   EXPECT_TRUE(v.requests_reported);
 }
 
+TEST(SoakVerdict, RefusedWritesFailAndNameTheFix) {
+  std::vector<SoakSample> s;
+  for (int t = 0; t < 6; ++t) s.push_back(Sample(t, t < 2, {{1, 100}}));
+  for (auto& x : s) x.boards[0].refused_writes = 7;  // before the soak: not its doing
+  EXPECT_TRUE(EvaluateSoak(s, GoodWrites(), SoakCriteria{5}).pass);
+  s[5].boards[0].refused_writes = 9;
+  SoakVerdict v = EvaluateSoak(s, GoodWrites(), SoakCriteria{5});
+  EXPECT_TRUE(Mentions(v, "board 1 refused 2 write(s) at its memory high-water mark; raise cache_mb"));
+}
+
 TEST(SoakVerdict, ExitedOrSilentBoardFails) {
   std::vector<SoakSample> s;
   for (int t = 0; t < 8; ++t) s.push_back(Sample(t, t < 2, {{1, 100}, {2, 100}}));

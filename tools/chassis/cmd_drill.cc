@@ -123,6 +123,7 @@ int RunDrillCmd(DrillCmd o) {
   auto rounds = RunDrill(**c, o.drill);
   if (!rounds.ok()) return Fail(rounds.status().message());
   report.rounds = std::move(*rounds);
+  if (o.drill.soak_s > 0) report.rounds_requested = int(report.rounds.size());  // by time
   return Finish(o, report);
 }
 

@@ -254,6 +254,7 @@ void CheckBoard(const std::vector<SoakSample>& samples, int slot, SoakVerdict& v
   int64_t first_gen = -1;
   uint64_t elections = 0, failovers = 0;
   double first_election_s = 0;
+  std::optional<uint64_t> first_refused, last_refused;
   int missed = 0, max_missed = 0;
   bool exited = false, panicked = false, over_window = false;
   for (const auto& s : samples) {
@@ -290,6 +291,10 @@ void CheckBoard(const std::vector<SoakSample>& samples, int slot, SoakVerdict& v
         first_master = b.master;
         first_gen = b.generation;
       }
+      if (b.refused_writes) {
+        if (!first_refused) first_refused = b.refused_writes;
+        last_refused = b.refused_writes;
+      }
       if (b.ids && b.max_ids) {
         v.requests_reported = true;
         v.max_ids_seen = std::max(v.max_ids_seen, *b.ids);
@@ -301,6 +306,12 @@ void CheckBoard(const std::vector<SoakSample>& samples, int slot, SoakVerdict& v
         }
       }
     }
+  }
+  if (last_refused && *last_refused > *first_refused) {
+    // A fixed key space never grows the data: refusals mean the cache is too small.
+    v.failures.push_back(name + " refused " + std::to_string(*last_refused - *first_refused) +
+                         " write(s) at its memory high-water mark; raise cache_mb or use a "
+                         "smaller --key-space / --value-size");
   }
   if (elections > 0) {
     v.failures.push_back(name + " held " + std::to_string(elections) +
