@@ -203,10 +203,24 @@ TEST(SoakVerdict, ElectionFailoverPanicAndWindowFail) {
   EXPECT_EQ(v.failovers, 1u);
   EXPECT_EQ(v.panics, 1u);
   EXPECT_TRUE(Mentions(v, "board 2 held 1 election(s) during the soak, the first by 3.0 s"));
-  EXPECT_TRUE(Mentions(v, "a failover"));
+  EXPECT_TRUE(Mentions(v, "board 2 saw 1 failover(s), the first master 1 gen 3 -> master 1 gen 4 at 4.0 s"));
   EXPECT_TRUE(Mentions(v, "board 1 reported panicked"));
   EXPECT_TRUE(Mentions(v, "over its window of 10"));
   EXPECT_TRUE(v.requests_reported);
+}
+
+TEST(SoakVerdict, NoMasterForAMomentIsNoFailover) {
+  std::vector<SoakSample> s;
+  for (int t = 0; t < 6; ++t) s.push_back(Sample(t, t < 2, {{1, 100}, {2, 100}}));
+  s[3].boards[1].master = -1;  // during an election it lost
+  SoakVerdict v = EvaluateSoak(s, GoodWrites(), SoakCriteria{5});
+  EXPECT_EQ(v.failovers, 0u);
+  EXPECT_TRUE(v.pass) << v.failures[0];
+  for (size_t t : {4, 5}) {  // a real change of master, from then on
+    s[t].boards[1].master = 2;
+    s[t].boards[1].generation = 4;
+  }
+  EXPECT_EQ(EvaluateSoak(s, GoodWrites(), SoakCriteria{5}).failovers, 1u);
 }
 
 TEST(SoakVerdict, RefusedWritesFailAndNameTheFix) {

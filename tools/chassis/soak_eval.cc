@@ -255,6 +255,7 @@ void CheckBoard(const std::vector<SoakSample>& samples, int slot, SoakVerdict& v
   uint64_t elections = 0, failovers = 0;
   double first_election_s = 0;
   std::optional<uint64_t> first_refused, last_refused;
+  std::string first_failover;
   int missed = 0, max_missed = 0;
   bool exited = false, panicked = false, over_window = false;
   for (const auto& s : samples) {
@@ -279,15 +280,17 @@ void CheckBoard(const std::vector<SoakSample>& samples, int slot, SoakVerdict& v
           elections = *b.elections_held - *first_held;
         }
       }
-      if (first_gen < 0) {
+      // A board between heartbeats of an election knows no master (-1): that
+      // is the election's doing, not a change of master.
+      if (b.master > 0 && first_gen < 0) {
         first_master = b.master;
         first_gen = b.generation;
-      } else if (b.master != first_master || b.generation != first_gen) {
-        ++failovers;
-        v.failures.push_back(name + " saw master " + std::to_string(b.master) + " gen " +
-                             std::to_string(b.generation) + " at " + Secs(s.t_s) +
-                             " (was master " + std::to_string(first_master) + " gen " +
-                             std::to_string(first_gen) + "): a failover");
+      } else if (b.master > 0 && (b.master != first_master || b.generation != first_gen)) {
+        if (failovers++ == 0) {
+          first_failover = "master " + std::to_string(first_master) + " gen " +
+                           std::to_string(first_gen) + " -> master " + std::to_string(b.master) +
+                           " gen " + std::to_string(b.generation) + " at " + Secs(s.t_s);
+        }
         first_master = b.master;
         first_gen = b.generation;
       }
@@ -316,6 +319,10 @@ void CheckBoard(const std::vector<SoakSample>& samples, int slot, SoakVerdict& v
   if (elections > 0) {
     v.failures.push_back(name + " held " + std::to_string(elections) +
                          " election(s) during the soak, the first by " + Secs(first_election_s));
+  }
+  if (failovers > 0) {
+    v.failures.push_back(name + " saw " + std::to_string(failovers) +
+                         " failover(s), the first " + first_failover);
   }
   // Every board counts the same election and sees the same failover.
   v.elections = std::max(v.elections, elections);
