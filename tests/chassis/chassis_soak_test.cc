@@ -29,8 +29,8 @@ std::string ReadAll(const std::string& path) {
 
 TEST(ChassisSoak, ThirtySecondsOnASmallCachePass) {
   TempRunDir dir;
-  CliResult up = RunChassis({"up", "--boards", "3", "--cache-mb", "16", "--log-buffer-mb", "4",
-                             "--run-dir", dir.path()});
+  CliResult up = RunChassis(
+      {"up", "--boards", "3", "--cache-mb", "16", "--log-buffer-mb", "4", "--run-dir", dir.path()});
   ASSERT_EQ(up.exit_code, 0) << up.out << up.err;
 
   // A paced rate, not closed loop: on a loaded 2-core CI machine a saturated
@@ -38,9 +38,8 @@ TEST(ChassisSoak, ThirtySecondsOnASmallCachePass) {
   // full bench's closed-loop soak is there to show; this test is about
   // memory and exactly-once. 3,000 writes/s still grows RSS well past 5 %
   // in 20 s while every request id is kept forever.
-  CliResult soak = RunChassis({"soak", "--duration-s", "20", "--warmup-s", "12", "--rate",
-                               "3000", "--clients", "6", "--json", "--no-plot", "--run-dir",
-                               dir.path()});
+  CliResult soak = RunChassis({"soak", "--duration-s", "20", "--warmup-s", "12", "--rate", "3000",
+                               "--clients", "6", "--json", "--no-plot", "--run-dir", dir.path()});
   json report = json::parse(soak.out, nullptr, false);
   ASSERT_FALSE(report.is_discarded()) << "stdout is not JSON:\n" << soak.out << soak.err;
   EXPECT_EQ(soak.exit_code, 0) << soak.err;

@@ -4,7 +4,6 @@
 // tells a lost write and a write applied twice from a good value, RSS drift
 // after the warm-up, and the pass/fail verdict naming each failed criterion.
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <algorithm>
@@ -70,7 +69,8 @@ TEST(SoakValue, NamesItsWriterAndKey) {
   bad[40] ^= 1;
   EXPECT_FALSE(ParseSoakValue(bad, "soak-k5").has_value());  // corrupt
   EXPECT_FALSE(ParseSoakValue("", "soak-k5").has_value());
-  EXPECT_GE(SoakValueMinSize(8, "soak-k999"), std::string("c7-18446744073709551615-soak-k999;").size());
+  EXPECT_GE(SoakValueMinSize(8, "soak-k999"),
+            std::string("c7-18446744073709551615-soak-k999;").size());
 }
 
 KeyWrites Writes(std::optional<uint64_t> acked, uint64_t attempted,
@@ -203,7 +203,8 @@ TEST(SoakVerdict, ElectionFailoverPanicAndWindowFail) {
   EXPECT_EQ(v.failovers, 1u);
   EXPECT_EQ(v.panics, 1u);
   EXPECT_TRUE(Mentions(v, "board 2 held 1 election(s) during the soak, the first by 3.0 s"));
-  EXPECT_TRUE(Mentions(v, "board 2 saw 1 failover(s), the first master 1 gen 3 -> master 1 gen 4 at 4.0 s"));
+  EXPECT_TRUE(Mentions(
+      v, "board 2 saw 1 failover(s), the first master 1 gen 3 -> master 1 gen 4 at 4.0 s"));
   EXPECT_TRUE(Mentions(v, "board 1 reported panicked"));
   EXPECT_TRUE(Mentions(v, "over its window of 10"));
   EXPECT_TRUE(v.requests_reported);
@@ -230,7 +231,8 @@ TEST(SoakVerdict, RefusedWritesFailAndNameTheFix) {
   EXPECT_TRUE(EvaluateSoak(s, GoodWrites(), SoakCriteria{5}).pass);
   s[5].boards[0].refused_writes = 9;
   SoakVerdict v = EvaluateSoak(s, GoodWrites(), SoakCriteria{5});
-  EXPECT_TRUE(Mentions(v, "board 1 refused 2 write(s) at its memory high-water mark; raise cache_mb"));
+  EXPECT_TRUE(
+      Mentions(v, "board 1 refused 2 write(s) at its memory high-water mark; raise cache_mb"));
 }
 
 TEST(SoakVerdict, ExitedOrSilentBoardFails) {

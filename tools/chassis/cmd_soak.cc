@@ -35,8 +35,9 @@ void Progress(const std::string& line) {
 
 Status CheckArguments(const SoakCmd& o) {
   if (o.soak.duration_s <= 0) {
-    return Status::InvalidArgument("--duration-s must be > 0 (seconds measured after the "
-                                   "warm-up); e.g. --duration-s 1800");
+    return Status::InvalidArgument(
+        "--duration-s must be > 0 (seconds measured after the "
+        "warm-up); e.g. --duration-s 1800");
   }
   if (o.soak.warmup_s < 0) return Status::InvalidArgument("--warmup-s must be >= 0");
   if (o.soak.criteria.rss_drift_pct < 0) {
@@ -98,7 +99,8 @@ int RunSoakCmd(SoakCmd o) {
   }
   if (report["ok"].get<bool>()) return 0;
   std::string reasons;
-  for (const auto& f : report["failures"]) reasons += (reasons.empty() ? "" : "; ") + f.get<std::string>();
+  for (const auto& f : report["failures"])
+    reasons += (reasons.empty() ? "" : "; ") + f.get<std::string>();
   return Fail("soak FAILED: " + reasons);
 }
 
@@ -134,8 +136,9 @@ void RegisterSoak(CLI::App& app, int* exit_code) {
   sub->add_option("--live-check-keys", o->soak.live_check_keys,
                   "keys read back from the master each second while writing (0 = none)")
       ->capture_default_str();
-  sub->add_option("--out", o->out_dir, "directory for soak.json, soak_samples.csv, soak.png "
-                                       "(default: the run directory)");
+  sub->add_option("--out", o->out_dir,
+                  "directory for soak.json, soak_samples.csv, soak.png "
+                  "(default: the run directory)");
   sub->add_option("--timeout-s", o->timeout_s, "bound on the waits for a healthy chassis")
       ->capture_default_str();
   sub->add_flag("--json", o->json, "the JSON report on stdout (progress stays on stderr)");

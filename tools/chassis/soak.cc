@@ -80,8 +80,7 @@ void AddWrites(const WriteCheck& from, WriteCheck* to) {
 
 // The sampling loop, once a second while the load runs. Returns early when
 // a board exits (the verdict is already known).
-void SampleWhileLoaded(Chassis& chassis, const SoakOptions& o, SoakLoad& load,
-                       SoakResult& r) {
+void SampleWhileLoaded(Chassis& chassis, const SoakOptions& o, SoakLoad& load, SoakResult& r) {
   std::map<int, std::unique_ptr<BoardLink>> links;  // for the live checks
   const auto t0 = SteadyClock::now();
   auto next = t0;
@@ -138,9 +137,9 @@ Result<SoakResult> RunSoak(Chassis& chassis, const SoakOptions& o) {
   BP_RETURN_IF_ERROR(SoakLoad::Check(lo));
   auto healthy = chassis.WaitInSync(o.timeout_ms);
   if (!healthy.ok()) {
-    return Status::FailedPrecondition("the chassis is not healthy before the soak (see `chassis "
-                                      "status`): " +
-                                      healthy.status().message());
+    return Status::FailedPrecondition(
+        "the chassis is not healthy before the soak (see `chassis status`): " +
+        healthy.status().message());
   }
   SoakResult r;
   std::vector<std::string> endpoints;
@@ -154,8 +153,8 @@ Result<SoakResult> RunSoak(Chassis& chassis, const SoakOptions& o) {
   if (o.progress) o.progress("[soak] load stopped; checking every key on every board");
   auto synced = chassis.WaitInSync(o.timeout_ms);
   if (!synced.ok()) {
-    r.error += (r.error.empty() ? "" : "; ") + std::string("after the run: ") +
-               synced.status().message();
+    r.error +=
+        (r.error.empty() ? "" : "; ") + std::string("after the run: ") + synced.status().message();
   }
   WriteCheck final_check = load.FinalCheck(Endpoints(chassis), 5000);
   AddWrites(r.writes, &final_check);  // the live checks' findings too
@@ -192,40 +191,39 @@ json SoakReportJson(const Chassis& chassis, const SoakOptions& o, const SoakResu
   json rss = json::object();
   for (const auto& [slot, d] : v.rss) rss[std::to_string(slot)] = RssDriftJson(d);
   const double measured = r.load.elapsed_s > 0 ? r.load.elapsed_s : 1;
-  return {
-      {"soak", true},
-      {"ok", v.pass},
-      {"failures", v.failures},
-      {"ack_policy", board::AckPolicyName(cfg.ack_policy)},
-      {"boards", int(chassis.slots().size())},
-      {"config", {{"cache_mb", cfg.cache_mb}, {"log_buffer_mb", cfg.log_buffer_mb}}},
-      {"load",
-       {{"clients", o.load.clients},
-        {"rate", o.load.rate},
-        {"key_space", o.load.key_space},
-        {"value_size", o.load.value_size},
-        {"through", "firmware_shim"}}},
-      {"duration_s", o.duration_s},
-      {"warmup_s", o.warmup_s},
-      {"elapsed_s", Round(r.elapsed_s, 3)},
-      {"writes",
-       {{"acked", r.load.durable},
-        {"acked_per_s", Round(double(r.load.durable) / measured, 1)},
-        {"not_durable", r.load.not_durable},
-        {"unknown_outcome", r.load.unknown},
-        {"failed", r.load.failed},
-        {"errors", r.load.errors},
-        {"latency_us", SummaryJson(r.load.write_latency_us, 0)}}},
-      {"write_check", WriteCheckJson(r.writes)},
-      {"rss", rss},
-      {"max_rss_drift_pct", Round(v.max_rss_drift_pct, 3)},
-      {"rss_drift_pct_limit", o.criteria.rss_drift_pct},
-      {"elections", v.elections},
-      {"failovers", v.failovers},
-      {"panics", v.panics},
-      {"requests_reported", v.requests_reported},
-      {"max_request_ids_seen", v.max_ids_seen},
-      {"samples", SamplesJson(r.samples)}};
+  return {{"soak", true},
+          {"ok", v.pass},
+          {"failures", v.failures},
+          {"ack_policy", board::AckPolicyName(cfg.ack_policy)},
+          {"boards", int(chassis.slots().size())},
+          {"config", {{"cache_mb", cfg.cache_mb}, {"log_buffer_mb", cfg.log_buffer_mb}}},
+          {"load",
+           {{"clients", o.load.clients},
+            {"rate", o.load.rate},
+            {"key_space", o.load.key_space},
+            {"value_size", o.load.value_size},
+            {"through", "firmware_shim"}}},
+          {"duration_s", o.duration_s},
+          {"warmup_s", o.warmup_s},
+          {"elapsed_s", Round(r.elapsed_s, 3)},
+          {"writes",
+           {{"acked", r.load.durable},
+            {"acked_per_s", Round(double(r.load.durable) / measured, 1)},
+            {"not_durable", r.load.not_durable},
+            {"unknown_outcome", r.load.unknown},
+            {"failed", r.load.failed},
+            {"errors", r.load.errors},
+            {"latency_us", SummaryJson(r.load.write_latency_us, 0)}}},
+          {"write_check", WriteCheckJson(r.writes)},
+          {"rss", rss},
+          {"max_rss_drift_pct", Round(v.max_rss_drift_pct, 3)},
+          {"rss_drift_pct_limit", o.criteria.rss_drift_pct},
+          {"elections", v.elections},
+          {"failovers", v.failovers},
+          {"panics", v.panics},
+          {"requests_reported", v.requests_reported},
+          {"max_request_ids_seen", v.max_ids_seen},
+          {"samples", SamplesJson(r.samples)}};
 }
 
 namespace {
@@ -265,7 +263,8 @@ std::string SoakSummary(const json& j) {
            j["duration_s"].get<double>(), j["warmup_s"].get<double>(), j["samples"].size());
   o << buf;
   const json& lat = w["latency_us"];
-  snprintf(buf, sizeof buf, "  writes: %llu acked (%.0f/s), p50 %s us, p99 %s us; %llu not durable, "
+  snprintf(buf, sizeof buf,
+           "  writes: %llu acked (%.0f/s), p50 %s us, p99 %s us; %llu not durable, "
            "%llu unknown, %llu failed\n",
            (unsigned long long)w["acked"].get<uint64_t>(), w["acked_per_s"].get<double>(),
            lat["p50"].dump().c_str(), lat["p99"].dump().c_str(),
@@ -274,12 +273,13 @@ std::string SoakSummary(const json& j) {
            (unsigned long long)w["failed"].get<uint64_t>());
   o << buf;
   o << "  check: " << c["lost"] << " lost, " << c["doubled"] << " doubled, " << c["failed_applied"]
-    << " failed but applied, " << c["late_unknown"] << " late unknown-outcome, "
-    << c["live_checks"] << " live reads checked, " << c["read_errors"] << " read errors\n";
+    << " failed but applied, " << c["late_unknown"] << " late unknown-outcome, " << c["live_checks"]
+    << " live reads checked, " << c["read_errors"] << " read errors\n";
   for (const auto& [slot, d] : j["rss"].items()) {
     snprintf(buf, sizeof buf, "  board %s: RSS %s -> max %s (drift %.2f%%, %.1f KiB/s)",
              slot.c_str(), MiB(OptU64(d["baseline_bytes"])).c_str(),
-             MiB(OptU64(d["max_bytes"])).c_str(), d["max_drift_pct"].get<double>(), d["slope_bytes_per_s"].get<double>() / 1024.0);
+             MiB(OptU64(d["max_bytes"])).c_str(), d["max_drift_pct"].get<double>(),
+             d["slope_bytes_per_s"].get<double>() / 1024.0);
     o << buf << ", data bytes "
       << LastOf(j["samples"], slot, [](const json& b) -> const json& { return b["data_bytes"]; })
       << ", request ids "

@@ -129,13 +129,13 @@ std::string SamplesCsv(const std::vector<SoakSample>& samples) {
        "retention_ms,ids_expired,ids_evicted\n";
   for (const auto& s : samples) {
     for (const auto& b : s.boards) {
-      o << Round(s.t_s, 3) << "," << int(s.warmup) << "," << s.acked_writes << "," << b.slot
-        << "," << b.pid << "," << int(b.alive) << "," << int(b.answered) << ","
-        << Cell(b.rss_bytes) << "," << b.role << "," << b.master << "," << b.generation << ","
-        << int(b.panicked) << "," << Cell(b.elections_held) << "," << Cell(b.elections_won)
-        << "," << Cell(b.log_since_checkpoint_bytes) << "," << Cell(b.log_buffer_bytes) << ","
-        << Cell(b.cache_bytes) << "," << Cell(b.data_bytes) << "," << Cell(b.high_water_pct)
-        << "," << Cell(b.refused_writes) << "," << Cell(b.ids) << "," << Cell(b.max_ids) << ","
+      o << Round(s.t_s, 3) << "," << int(s.warmup) << "," << s.acked_writes << "," << b.slot << ","
+        << b.pid << "," << int(b.alive) << "," << int(b.answered) << "," << Cell(b.rss_bytes) << ","
+        << b.role << "," << b.master << "," << b.generation << "," << int(b.panicked) << ","
+        << Cell(b.elections_held) << "," << Cell(b.elections_won) << ","
+        << Cell(b.log_since_checkpoint_bytes) << "," << Cell(b.log_buffer_bytes) << ","
+        << Cell(b.cache_bytes) << "," << Cell(b.data_bytes) << "," << Cell(b.high_water_pct) << ","
+        << Cell(b.refused_writes) << "," << Cell(b.ids) << "," << Cell(b.max_ids) << ","
         << Cell(b.retention_ms) << "," << Cell(b.expired) << "," << Cell(b.evicted) << "\n";
     }
   }
@@ -245,93 +245,113 @@ RssDrift ComputeRssDrift(const std::vector<SoakSample>& samples, int slot) {
 
 namespace {
 
-// Per board: alive throughout, answering, no panic, no election, no change
-// of master or generation, request ids within the window.
-void CheckBoard(const std::vector<SoakSample>& samples, int slot, SoakVerdict& v) {
-  const std::string name = "board " + std::to_string(slot);
-  std::optional<uint64_t> first_held;
-  int first_master = -1;
-  int64_t first_gen = -1;
-  uint64_t elections = 0, failovers = 0;
-  double first_election_s = 0;
-  std::optional<uint64_t> first_refused, last_refused;
-  std::string first_failover;
-  int missed = 0, max_missed = 0;
-  bool exited = false, panicked = false, over_window = false;
-  for (const auto& s : samples) {
-    for (const auto& b : s.boards) {
-      if (b.slot != slot) continue;
-      if (!b.alive && !exited) {
-        exited = true;
-        v.failures.push_back(name + " exited at " + Secs(s.t_s) + " (see its log)");
+// One board's samples in order: alive throughout, answering, no panic, no
+// election, no change of master or generation, no write refused, request
+// ids within the window. Finish() adds what failed to the verdict.
+class BoardWatch {
+ public:
+  explicit BoardWatch(int slot) : name_("board " + std::to_string(slot)) {}
+
+  void See(const BoardSample& b, double t, SoakVerdict& v) {
+    if (!b.alive && !exited_) {
+      exited_ = true;
+      v.failures.push_back(name_ + " exited at " + Secs(t) + " (see its log)");
+    }
+    missed_ = b.answered ? 0 : missed_ + 1;
+    max_missed_ = std::max(max_missed_, missed_);
+    if (!b.answered) return;
+    if (b.panicked && !panicked_) {
+      panicked_ = true;
+      ++v.panics;
+      v.failures.push_back(name_ + " reported panicked at " + Secs(t));
+    }
+    if (b.elections_held) {
+      if (!first_held_) first_held_ = b.elections_held;
+      if (*b.elections_held > *first_held_ + elections_) {
+        if (elections_ == 0) first_election_s_ = t;
+        elections_ = *b.elections_held - *first_held_;
       }
-      missed = b.answered ? 0 : missed + 1;
-      max_missed = std::max(max_missed, missed);
-      if (!b.answered) continue;
-      if (b.panicked && !panicked) {
-        panicked = true;
-        ++v.panics;
-        v.failures.push_back(name + " reported panicked at " + Secs(s.t_s));
-      }
-      if (b.elections_held) {
-        if (!first_held) first_held = b.elections_held;
-        if (*b.elections_held > *first_held + elections) {
-          if (elections == 0) first_election_s = s.t_s;
-          elections = *b.elections_held - *first_held;
-        }
-      }
-      // A board between heartbeats of an election knows no master (-1): that
-      // is the election's doing, not a change of master.
-      if (b.master > 0 && first_gen < 0) {
-        first_master = b.master;
-        first_gen = b.generation;
-      } else if (b.master > 0 && (b.master != first_master || b.generation != first_gen)) {
-        if (failovers++ == 0) {
-          first_failover = "master " + std::to_string(first_master) + " gen " +
-                           std::to_string(first_gen) + " -> master " + std::to_string(b.master) +
-                           " gen " + std::to_string(b.generation) + " at " + Secs(s.t_s);
-        }
-        first_master = b.master;
-        first_gen = b.generation;
-      }
-      if (b.refused_writes) {
-        if (!first_refused) first_refused = b.refused_writes;
-        last_refused = b.refused_writes;
-      }
-      if (b.ids && b.max_ids) {
-        v.requests_reported = true;
-        v.max_ids_seen = std::max(v.max_ids_seen, *b.ids);
-        if (*b.ids > *b.max_ids && !over_window) {
-          over_window = true;
-          v.failures.push_back(name + " kept " + std::to_string(*b.ids) +
-                               " request ids at " + Secs(s.t_s) + ", over its window of " +
-                               std::to_string(*b.max_ids));
-        }
+    }
+    SeeMaster(b, t);
+    if (b.refused_writes) {
+      if (!first_refused_) first_refused_ = b.refused_writes;
+      last_refused_ = b.refused_writes;
+    }
+    if (b.ids && b.max_ids) {
+      v.requests_reported = true;
+      v.max_ids_seen = std::max(v.max_ids_seen, *b.ids);
+      if (*b.ids > *b.max_ids && !over_window_) {
+        over_window_ = true;
+        v.failures.push_back(name_ + " kept " + std::to_string(*b.ids) + " request ids at " +
+                             Secs(t) + ", over its window of " + std::to_string(*b.max_ids));
       }
     }
   }
-  if (last_refused && *last_refused > *first_refused) {
-    // A fixed key space never grows the data: refusals mean the cache is too small.
-    v.failures.push_back(name + " refused " + std::to_string(*last_refused - *first_refused) +
-                         " write(s) at its memory high-water mark; raise cache_mb or use a "
-                         "smaller --key-space / --value-size");
+
+  void Finish(SoakVerdict& v) const {
+    if (last_refused_ && *last_refused_ > *first_refused_) {
+      // A fixed key space never grows the data: refusals mean the cache is too small.
+      v.failures.push_back(name_ + " refused " + std::to_string(*last_refused_ - *first_refused_) +
+                           " write(s) at its memory high-water mark; raise cache_mb or use a "
+                           "smaller --key-space / --value-size");
+    }
+    if (elections_ > 0) {
+      v.failures.push_back(name_ + " held " + std::to_string(elections_) +
+                           " election(s) during the soak, the first by " + Secs(first_election_s_));
+    }
+    if (failovers_ > 0) {
+      v.failures.push_back(name_ + " saw " + std::to_string(failovers_) +
+                           " failover(s), the first " + first_failover_);
+    }
+    // Every board counts the same election and sees the same failover.
+    v.elections = std::max(v.elections, elections_);
+    v.failovers = std::max(v.failovers, failovers_);
+    // One slow status answer under full load is not a fault; three in a row are.
+    if (max_missed_ >= 3) {
+      v.failures.push_back(name_ + " did not answer status " + std::to_string(max_missed_) +
+                           " seconds in a row");
+    }
   }
-  if (elections > 0) {
-    v.failures.push_back(name + " held " + std::to_string(elections) +
-                         " election(s) during the soak, the first by " + Secs(first_election_s));
+
+ private:
+  // A board between heartbeats of an election knows no master (-1): that
+  // is the election's doing, not a change of master.
+  void SeeMaster(const BoardSample& b, double t) {
+    if (b.master <= 0) return;
+    if (gen_ < 0) {
+      master_ = b.master;
+      gen_ = b.generation;
+      return;
+    }
+    if (b.master == master_ && b.generation == gen_) return;
+    if (failovers_++ == 0) {
+      first_failover_ = "master " + std::to_string(master_) + " gen " + std::to_string(gen_) +
+                        " -> master " + std::to_string(b.master) + " gen " +
+                        std::to_string(b.generation) + " at " + Secs(t);
+    }
+    master_ = b.master;
+    gen_ = b.generation;
   }
-  if (failovers > 0) {
-    v.failures.push_back(name + " saw " + std::to_string(failovers) +
-                         " failover(s), the first " + first_failover);
+
+  const std::string name_;
+  std::optional<uint64_t> first_held_, first_refused_, last_refused_;
+  int master_ = -1;
+  int64_t gen_ = -1;
+  uint64_t elections_ = 0, failovers_ = 0;
+  double first_election_s_ = 0;
+  std::string first_failover_;
+  int missed_ = 0, max_missed_ = 0;
+  bool exited_ = false, panicked_ = false, over_window_ = false;
+};
+
+void CheckBoard(const std::vector<SoakSample>& samples, int slot, SoakVerdict& v) {
+  BoardWatch watch(slot);
+  for (const auto& s : samples) {
+    for (const auto& b : s.boards) {
+      if (b.slot == slot) watch.See(b, s.t_s, v);
+    }
   }
-  // Every board counts the same election and sees the same failover.
-  v.elections = std::max(v.elections, elections);
-  v.failovers = std::max(v.failovers, failovers);
-  // One slow status answer under full load is not a fault; three in a row are.
-  if (max_missed >= 3) {
-    v.failures.push_back(name + " did not answer status " + std::to_string(max_missed) +
-                         " seconds in a row");
-  }
+  watch.Finish(v);
 }
 
 void CheckWrites(const WriteCheck& w, SoakVerdict& v) {

@@ -27,8 +27,8 @@ namespace bp::chassis {
 struct BoardSample {
   int slot = 0;
   pid_t pid = 0;
-  bool alive = false;     // the process runs
-  bool answered = false;  // it answered the status request
+  bool alive = false;                 // the process runs
+  bool answered = false;              // it answered the status request
   std::optional<uint64_t> rss_bytes;  // VmRSS of /proc/<pid>/status
   std::string role;
   int master = -1;
@@ -125,9 +125,9 @@ struct SoakCriteria {
 struct WriteCheck {
   uint64_t acked = 0;
   uint64_t lost = 0, doubled = 0, failed_applied = 0;
-  uint64_t late_unknown = 0;  // allowed; see ValueVerdict::kLateUnknown
-  uint64_t live_checks = 0;  // reads checked during the run
-  uint64_t read_errors = 0;  // reads that failed (prove nothing either way)
+  uint64_t late_unknown = 0;          // allowed; see ValueVerdict::kLateUnknown
+  uint64_t live_checks = 0;           // reads checked during the run
+  uint64_t read_errors = 0;           // reads that failed (prove nothing either way)
   std::vector<std::string> examples;  // a few "slot 2: key k7: doubled (...)"
 };
 

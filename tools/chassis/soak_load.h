@@ -68,8 +68,8 @@ class SoakLoad {
   void Run(Client& c);
   void WriteOne(Client& c, fw_board_t* h, size_t local);
   Client& Owner(uint64_t i) const { return *clients_[size_t(i % clients_.size())]; }
-  void Add(ValueVerdict v, int slot, const std::string& key, const std::optional<std::string>& value,
-           WriteCheck* out) const;
+  void Add(ValueVerdict v, int slot, const std::string& key,
+           const std::optional<std::string>& value, WriteCheck* out) const;
 
   const std::vector<std::string> endpoints_;
   const SoakLoadOptions opts_;
