@@ -4,8 +4,10 @@
 // every sample), soak_samples.csv and soak.png into the run directory (or
 // --out). Prints a summary (the JSON report on stdout with --json); exit
 // status 1 with the reasons when a pass criterion fails.
+#include <signal.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <cstdio>
 #include <ctime>
 #include <fstream>
@@ -27,6 +29,21 @@ struct SoakCmd {
   bool json = false;
   bool plot = true;
 };
+
+// Set by SIGINT / SIGTERM during the run: the soak stops at its next
+// sample and still checks the writes and writes its report.
+std::atomic<bool> g_interrupted{false};
+static_assert(std::atomic<bool>::is_always_lock_free, "set from a signal handler");
+
+void OnSignal(int) { g_interrupted.store(true); }
+
+void CatchInterrupts() {
+  struct sigaction sa {};
+  sa.sa_handler = OnSignal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
 
 void Progress(const std::string& line) {
   std::fprintf(stderr, "%s\n", line.c_str());
@@ -60,7 +77,6 @@ Status WriteFile(const std::string& path, const std::string& text) {
 // soak.json, soak_samples.csv, soak.png: the paths written go into the report.
 Status WriteOutputs(const std::string& dir, const SoakResult& r, nlohmann::json& report,
                     bool plot) {
-  mkdir(dir.c_str(), 0755);
   const std::string json_path = dir + "/soak.json", csv_path = dir + "/soak_samples.csv",
                     png_path = dir + "/soak.png";
   report["files"] = {{"report", json_path}, {"samples_csv", csv_path}};
@@ -81,10 +97,15 @@ int RunSoakCmd(SoakCmd o) {
   if (!c.ok()) return Fail(c.status().message());
   o.soak.timeout_ms = o.timeout_s * 1000;
   o.soak.progress = Progress;
+  o.soak.interrupted = &g_interrupted;
+  const std::string out_dir = o.out_dir.empty() ? (*c)->dir().path() : o.out_dir;
+  mkdir(out_dir.c_str(), 0755);
+  o.soak.live_csv_path = out_dir + "/soak_samples.csv";
+  CatchInterrupts();
   auto r = RunSoak(**c, o.soak);
   if (!r.ok()) return Fail(r.status().message());
   nlohmann::json report = SoakReportJson(**c, o.soak, *r);
-  st = WriteOutputs(o.out_dir.empty() ? (*c)->dir().path() : o.out_dir, *r, report, o.plot);
+  st = WriteOutputs(out_dir, *r, report, o.plot);
   if (!st.ok()) Fail(st.message());
   if (o.json) {
     std::cout << report.dump(2) << "\n";

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <fstream>
 #include <map>
 #include <sstream>
 #include <thread>
@@ -87,6 +88,11 @@ void SampleWhileLoaded(Chassis& chassis, const SoakOptions& o, SoakLoad& load, S
   uint64_t last_acked = 0;
   double last_t = 0, next_progress = 0;
   WriteCheck live;
+  std::ofstream csv;
+  if (!o.live_csv_path.empty()) {
+    csv.open(o.live_csv_path, std::ios::trunc);
+    csv << SamplesCsvHeader() << std::flush;
+  }
   while (true) {
     SoakSample s;
     s.t_s = SecondsSince(t0);
@@ -94,6 +100,7 @@ void SampleWhileLoaded(Chassis& chassis, const SoakOptions& o, SoakLoad& load, S
     s.acked_writes = load.acked();
     s.boards = SampleBoards(chassis);
     r.samples.push_back(s);
+    if (csv.is_open()) csv << SampleCsvRows(s) << std::flush;
     bool exited = false;
     for (const auto& b : s.boards) exited |= !b.alive;
     int m = MasterOf(s.boards);
@@ -114,6 +121,13 @@ void SampleWhileLoaded(Chassis& chassis, const SoakOptions& o, SoakLoad& load, S
       break;
     }
     if (s.t_s >= o.warmup_s + o.duration_s) break;
+    if (o.interrupted && o.interrupted->load()) {
+      char buf[96];
+      snprintf(buf, sizeof buf, "interrupted after %.0f s of %.0f", s.t_s,
+               o.warmup_s + o.duration_s);
+      r.error = buf;
+      break;
+    }
     next += std::chrono::seconds(1);
     if (next < SteadyClock::now()) next = SteadyClock::now();  // a slow poll: no burst
     std::this_thread::sleep_until(next);

@@ -10,6 +10,7 @@
 // Also the memory samples `chassis drill --soak-s` takes between rounds.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -29,6 +30,12 @@ struct SoakOptions {
   uint64_t live_check_keys = 100;  // keys read back from the master per sample
   int timeout_ms = 30000;          // bound on the waits before and after the run
   std::function<void(const std::string&)> progress;
+  // When set and true (a signal handler's flag), the run stops at the next
+  // sample, the writes are still checked, and the verdict says interrupted.
+  const std::atomic<bool>* interrupted = nullptr;
+  // When set, every sample is appended to this CSV as it is taken, so a
+  // long run can be watched (and survives the tool's death).
+  std::string live_csv_path;
 };
 
 struct SoakResult {

@@ -121,25 +121,32 @@ json BoardSampleJson(const BoardSample& b) {
           {"ids_evicted", Opt(b.evicted)}};
 }
 
-std::string SamplesCsv(const std::vector<SoakSample>& samples) {
+std::string SamplesCsvHeader() {
+  return "t_s,warmup,acked_writes,slot,pid,alive,answered,rss_bytes,role,master,generation,"
+         "panicked,elections_held,elections_won,log_since_checkpoint_bytes,log_buffer_bytes,"
+         "cache_bytes,data_bytes,high_water_pct,refused_writes,request_ids,max_request_ids,"
+         "retention_ms,ids_expired,ids_evicted\n";
+}
+
+std::string SampleCsvRows(const SoakSample& s) {
   std::ostringstream o;
-  o << "t_s,warmup,acked_writes,slot,pid,alive,answered,rss_bytes,role,master,generation,"
-       "panicked,elections_held,elections_won,log_since_checkpoint_bytes,log_buffer_bytes,"
-       "cache_bytes,data_bytes,high_water_pct,refused_writes,request_ids,max_request_ids,"
-       "retention_ms,ids_expired,ids_evicted\n";
-  for (const auto& s : samples) {
-    for (const auto& b : s.boards) {
-      o << Round(s.t_s, 3) << "," << int(s.warmup) << "," << s.acked_writes << "," << b.slot << ","
-        << b.pid << "," << int(b.alive) << "," << int(b.answered) << "," << Cell(b.rss_bytes) << ","
-        << b.role << "," << b.master << "," << b.generation << "," << int(b.panicked) << ","
-        << Cell(b.elections_held) << "," << Cell(b.elections_won) << ","
-        << Cell(b.log_since_checkpoint_bytes) << "," << Cell(b.log_buffer_bytes) << ","
-        << Cell(b.cache_bytes) << "," << Cell(b.data_bytes) << "," << Cell(b.high_water_pct) << ","
-        << Cell(b.refused_writes) << "," << Cell(b.ids) << "," << Cell(b.max_ids) << ","
-        << Cell(b.retention_ms) << "," << Cell(b.expired) << "," << Cell(b.evicted) << "\n";
-    }
+  for (const auto& b : s.boards) {
+    o << Round(s.t_s, 3) << "," << int(s.warmup) << "," << s.acked_writes << "," << b.slot << ","
+      << b.pid << "," << int(b.alive) << "," << int(b.answered) << "," << Cell(b.rss_bytes) << ","
+      << b.role << "," << b.master << "," << b.generation << "," << int(b.panicked) << ","
+      << Cell(b.elections_held) << "," << Cell(b.elections_won) << ","
+      << Cell(b.log_since_checkpoint_bytes) << "," << Cell(b.log_buffer_bytes) << ","
+      << Cell(b.cache_bytes) << "," << Cell(b.data_bytes) << "," << Cell(b.high_water_pct) << ","
+      << Cell(b.refused_writes) << "," << Cell(b.ids) << "," << Cell(b.max_ids) << ","
+      << Cell(b.retention_ms) << "," << Cell(b.expired) << "," << Cell(b.evicted) << "\n";
   }
   return o.str();
+}
+
+std::string SamplesCsv(const std::vector<SoakSample>& samples) {
+  std::string out = SamplesCsvHeader();
+  for (const auto& s : samples) out += SampleCsvRows(s);
+  return out;
 }
 
 // ---- values -------------------------------------------------------------

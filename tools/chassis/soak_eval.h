@@ -61,6 +61,9 @@ struct SoakSample {
 nlohmann::json BoardSampleJson(const BoardSample& b);
 // The CSV of the samples: a header, then one row per board per sample.
 std::string SamplesCsv(const std::vector<SoakSample>& samples);
+// The same in parts, for a file written as the samples come.
+std::string SamplesCsvHeader();
+std::string SampleCsvRows(const SoakSample& sample);
 
 // ---- values -------------------------------------------------------------
 
