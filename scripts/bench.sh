@@ -12,10 +12,16 @@
 # unless --no-build. Outputs in the results dir:
 #   zmq_floor.json replication.json shim.json memenv.json reinit.json repmgr.json
 #   drill_kill.json drill_pause.json [drill_replace.json, full mode]
+#   soak.json soak_samples.csv soak.png (full mode: `chassis soak`, see below)
 #   context.json (date, nproc, load average, git commit, mode)
 #   *.png and TABLE.md (bench/plot_bench.py, when matplotlib is there)
 # A failed step is recorded in context.json ("failed") and makes the exit
 # status non-zero, but the remaining steps still run.
+# The soak (full mode only, never in --quick, so never in CI): a fresh 3-board
+# QUORUM chassis, closed-loop writes over a fixed key space, every board
+# sampled each second. SOAK_S (default 1800: 30 minutes measured; 0 skips it),
+# SOAK_WARMUP_S (60), SOAK_CACHE_MB (32), SOAK_LOG_BUFFER_MB (8),
+# SOAK_CLIENTS (8), SOAK_KEYS (1000), SOAK_VALUE_SIZE (64).
 # The body is one function, so that bash parses all of it before running
 # (editing this file during a run cannot derail the run).
 main() {
@@ -34,7 +40,7 @@ while [[ $# -gt 0 ]]; do
     --out=*) OUT="${1#--out=}" ;;
     --no-plot) PLOT=0 ;;
     --no-build) BUILD=0 ;;
-    -h|--help) sed -n '2,19p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    -h|--help) sed -n '2,26p' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) echo "bench.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -178,6 +184,8 @@ else
   gbench repmgr repmgr_bench
   KILL_ROUNDS=100; PAUSE_ROUNDS=20; REPLACE=1
 fi
+SOAK_S=${SOAK_S:-1800}
+[[ $QUICK == 1 ]] && SOAK_S=0
 
 drill() {  # drill KIND [ARGS...]: JSON report to drill_KIND.json
   local kind=$1; shift
@@ -193,6 +201,22 @@ if step chassis_up chassis_up; then
     step drill_replace drill replace --rounds 1 --data-mb 100 --timeout-s 120
   fi
   step chassis_down chassis_down
+fi
+
+# The soak gets a chassis of its own: a small cache, as in the field report
+# that found the unbounded request-id table (issue 12).
+soak() {
+  "$CHASSIS" soak --run-dir "$RUN_DIR" --out "$OUT" --duration-s "$SOAK_S" \
+    --warmup-s "${SOAK_WARMUP_S:-60}" --clients "${SOAK_CLIENTS:-8}" \
+    --key-space "${SOAK_KEYS:-1000}" --value-size "${SOAK_VALUE_SIZE:-64}" --json >/dev/null
+}
+soak_up() {
+  "$CHASSIS" up --run-dir "$RUN_DIR" --boards 3 --ack-policy quorum \
+    --cache-mb "${SOAK_CACHE_MB:-32}" --log-buffer-mb "${SOAK_LOG_BUFFER_MB:-8}" >&2
+}
+if [[ $SOAK_S != 0 ]] && step soak_up soak_up; then
+  step soak soak
+  step soak_down chassis_down
 fi
 exec 1>&3 3>&-
 
@@ -211,6 +235,7 @@ LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
   printf '  "git_dirty": %s,\n' "$([[ -n "$(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null)" ]] && echo true || echo false)"
   printf '  "build_dir": "%s",\n' "$BUILD_DIR"
   printf '  "drill_rounds": {"kill": %s, "pause": %s, "replace": %s},\n' "$KILL_ROUNDS" "$PAUSE_ROUNDS" "$REPLACE"
+  printf '  "soak_s": %s,\n' "$SOAK_S"
   printf '  "step_seconds": {%s},\n' "$(IFS=,; echo "${STEP_TIMES[*]}" | sed 's/,/, /g')"
   printf '  "total_seconds": %s,\n' "$((END - START))"
   printf '  "failed": [%s]\n' "$(for f in "${FAILED[@]}"; do printf '"%s",' "$f"; done | sed 's/,$//')"

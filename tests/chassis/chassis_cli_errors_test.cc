@@ -1,6 +1,7 @@
 // Goal: every bad input is refused with an error that names the cause and
 // the fix, and a non-zero exit: an unknown drill, rounds <= 0, no chassis in
-// the run directory, and a kill drill on a chassis with one electable board.
+// the run directory, a kill drill on a chassis with one electable board, and
+// soak arguments that cannot work (values too short to name their writer).
 // Also: every subcommand answers --help. Runs the real binary.
 #include <gtest/gtest.h>
 
@@ -14,7 +15,7 @@ bool Has(const std::string& text, const std::string& what) {
 }
 
 TEST(ChassisCli, HelpOnEverySubcommand) {
-  for (const char* sub : {"up", "down", "status", "load", "drill"}) {
+  for (const char* sub : {"up", "down", "status", "load", "drill", "soak"}) {
     CliResult r = RunChassis({sub, "--help"});
     EXPECT_EQ(r.exit_code, 0) << sub << ": " << r.err;
     EXPECT_TRUE(Has(r.out, "--run-dir")) << sub << ":\n" << r.out;
@@ -40,7 +41,7 @@ TEST(ChassisCli, NonPositiveRounds) {
 
 TEST(ChassisCli, NoChassisInRunDir) {
   TempRunDir dir;
-  for (const char* sub : {"drill", "status", "load"}) {
+  for (const char* sub : {"drill", "status", "load", "soak"}) {
     std::vector<std::string> args{sub};
     if (std::string(sub) == "drill") args.push_back("kill");
     args.insert(args.end(), {"--run-dir", dir.path()});
@@ -49,6 +50,24 @@ TEST(ChassisCli, NoChassisInRunDir) {
     EXPECT_TRUE(Has(r.err, "no chassis is running in " + dir.path())) << sub << ": " << r.err;
     EXPECT_TRUE(Has(r.err, "chassis up")) << r.err;
   }
+}
+
+TEST(ChassisCli, SoakArgumentsNameTheFix) {
+  TempRunDir dir;
+  CliResult short_value = RunChassis({"soak", "--value-size", "8", "--run-dir", dir.path()});
+  EXPECT_EQ(short_value.exit_code, 2);
+  EXPECT_TRUE(Has(short_value.err, "--value-size 8 is too short")) << short_value.err;
+  EXPECT_TRUE(Has(short_value.err, "use --value-size")) << short_value.err;
+  CliResult few_keys =
+      RunChassis({"soak", "--key-space", "3", "--clients", "4", "--run-dir", dir.path()});
+  EXPECT_EQ(few_keys.exit_code, 2);
+  EXPECT_TRUE(Has(few_keys.err, "--key-space (3) must be at least --clients (4)")) << few_keys.err;
+  CliResult no_time = RunChassis({"soak", "--duration-s", "0", "--run-dir", dir.path()});
+  EXPECT_EQ(no_time.exit_code, 2);
+  EXPECT_TRUE(Has(no_time.err, "--duration-s must be > 0")) << no_time.err;
+  CliResult soak_s = RunChassis({"drill", "kill", "--soak-s", "-1", "--run-dir", dir.path()});
+  EXPECT_NE(soak_s.exit_code, 0);
+  EXPECT_TRUE(Has(soak_s.err, "--soak-s must be >= 0")) << soak_s.err;
 }
 
 TEST(ChassisCli, KillDrillNeedsASecondElectableBoard) {

@@ -43,6 +43,10 @@ Status CheckArguments(const DrillOptions& d) {
                                    "); e.g. --rounds 10");
   }
   if (d.data_mb < 0) return Status::InvalidArgument("--data-mb must be >= 0");
+  if (d.soak_s < 0) {
+    return Status::InvalidArgument("--soak-s must be >= 0 (seconds of rounds back to back; 0 = "
+                                   "use --rounds)");
+  }
   if (d.load.clients < 1) return Status::InvalidArgument("--clients must be at least 1");
   if (d.check && (d.check_load.clients < 1 || d.check_load.history_keys < 1)) {
     return Status::InvalidArgument("--check-clients and --check-keys must be at least 1");
@@ -114,10 +118,12 @@ int RunDrillCmd(DrillCmd o) {
   report.ack_policy = board::AckPolicyName((*c)->config().ack_policy);
   report.boards = int((*c)->slots().size());
   report.data_mb = o.drill.data_mb;
+  report.soak_s = o.drill.soak_s;
   report.load = o.drill.load;
   auto rounds = RunDrill(**c, o.drill);
   if (!rounds.ok()) return Fail(rounds.status().message());
   report.rounds = std::move(*rounds);
+  if (o.drill.soak_s > 0) report.rounds_requested = int(report.rounds.size());  // by time
   return Finish(o, report);
 }
 
@@ -159,6 +165,10 @@ void RegisterDrill(CLI::App& app, int* exit_code) {
   sub->add_option("--rate", o->drill.load.rate, "total writes per second; 0 = closed loop")
       ->capture_default_str();
   sub->add_option("--value-size", o->drill.load.value_size, "bytes per written value")
+      ->capture_default_str();
+  sub->add_option("--soak-s", o->drill.soak_s,
+                  "run rounds back to back for this many seconds instead of --rounds, every "
+                  "board's memory (RSS, data bytes, request ids) checked between rounds")
       ->capture_default_str();
   sub->add_option("--timeout-s", o->timeout_s, "bound on each wait inside a round")
       ->capture_default_str();

@@ -21,6 +21,8 @@ struct UpOptions {
   int timeout_s = 30;
   bool leases = false;
   int lease_timeout_ms = 0;  // 0: the configuration's (default 100)
+  int cache_mb = 0;          // 0: the configuration's (default 256)
+  int log_buffer_mb = 0;     // 0: the configuration's (default 16)
 };
 
 // Unix socket paths are limited to 107 bytes (sun_path).
@@ -64,6 +66,11 @@ Result<board::ChassisConfig> MakeConfig(const UpOptions& o, const RunDir& dir) {
     }
     if (o.lease_timeout_ms > 0) c.lease_timeout_ms = uint32_t(o.lease_timeout_ms);
   }
+  if (o.cache_mb < 0 || o.log_buffer_mb < 0) {
+    return Status::InvalidArgument("--cache-mb and --log-buffer-mb must be positive (MiB)");
+  }
+  if (o.cache_mb > 0) c.cache_mb = uint32_t(o.cache_mb);
+  if (o.log_buffer_mb > 0) c.log_buffer_mb = uint32_t(o.log_buffer_mb);
   BP_RETURN_IF_ERROR(c.Validate());
   BP_RETURN_IF_ERROR(CheckEndpoints(c));
   return c;
@@ -194,6 +201,10 @@ void RegisterUp(CLI::App& app, int* exit_code) {
                 "turn on master leases (leases = true in the generated or copied config)");
   sub->add_option("--lease-timeout-ms", o->lease_timeout_ms,
                   "lease timeout with --leases (default: the config's, 100)");
+  sub->add_option("--cache-mb", o->cache_mb,
+                  "cache_mb of every board (default: the config's, 256)");
+  sub->add_option("--log-buffer-mb", o->log_buffer_mb,
+                  "log_buffer_mb of every board (default: the config's, 16)");
   sub->callback([o, exit_code] { *exit_code = RunUp(*o); });
 }
 

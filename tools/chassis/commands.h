@@ -12,6 +12,7 @@ void RegisterDown(CLI::App& app, int* exit_code);
 void RegisterStatus(CLI::App& app, int* exit_code);
 void RegisterLoad(CLI::App& app, int* exit_code);
 void RegisterDrill(CLI::App& app, int* exit_code);
+void RegisterSoak(CLI::App& app, int* exit_code);
 
 // "chassis: error: <message>" on stderr; returns the exit status to use.
 int Fail(const std::string& message, int code = 1);

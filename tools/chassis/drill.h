@@ -21,6 +21,7 @@
 #include "linearizability.h"
 #include "load_gen.h"
 #include "single_master.h"
+#include "soak_eval.h"
 #include "verify.h"
 
 namespace bp::chassis {
@@ -40,6 +41,9 @@ struct DrillOptions {
   bool check = false;
   LoadOptions check_load = CheckLoadDefaults();
   CheckOptions check_options;
+  // --soak-s: rounds run back to back for this long (rounds is ignored),
+  // every board's memory sampled between rounds.
+  double soak_s = 0;
 
   static LoadOptions CheckLoadDefaults();
 };
@@ -66,7 +70,16 @@ struct RoundResult {
   std::optional<SingleMasterResult> single_master;  // --check: the round's served gets
   std::vector<HistoryOp> served_reads;  // --check: gets with served fields (whole-run check)
   int64_t t0_us = 0;  // the drill's start (CLOCK_MONOTONIC): report times count from it
+  // --soak-s: every board after the round (RSS, data bytes, request ids).
+  std::vector<BoardSample> memory_after;
 };
+
+// "[kill 3/10] " (or "[kill 3/soak 600 s] "): the prefix of progress lines.
+std::string RoundTag(const DrillOptions& options, int round);
+
+// --soak-s: a memory problem in a sample between rounds (a board that
+// panicked, kept more request ids than its window, did not answer), or "".
+std::string MemoryProblem(const std::vector<BoardSample>& boards);
 
 // Per-round state shared by the drill steps.
 struct RoundContext {

@@ -9,8 +9,19 @@
 #include "drill.h"
 #include "failover_probe.h"
 #include "preload.h"
+#include "soak.h"
 
 namespace bp::chassis {
+
+std::string RoundTag(const DrillOptions& o, int round) {
+  if (o.soak_s > 0) {
+    char buf[64];
+    snprintf(buf, sizeof buf, " %d/soak %.0f s] ", round, o.soak_s);
+    return "[" + o.kind + buf;
+  }
+  return "[" + o.kind + " " + std::to_string(round) + "/" + std::to_string(o.rounds) + "] ";
+}
+
 namespace {
 
 std::string Fmt(const std::optional<double>& ms) {
@@ -67,6 +78,14 @@ std::string RoundLine(const RoundResult& r) {
   if (r.stepdown_ms) o << "step-down " << Fmt(r.stepdown_ms) << ", ";
   o << "acked " << r.verify.acked << ", lost " << r.verify.lost << ", rolled back unacked "
     << r.verify.rolled_back_unacked;
+  for (const auto& b : r.memory_after) {
+    char buf[120];
+    snprintf(buf, sizeof buf, "; board %d rss %.1f MiB", b.slot,
+             double(b.rss_bytes.value_or(0)) / 1048576.0);
+    o << buf;
+    if (b.data_bytes) o << " data " << *b.data_bytes << " B";
+    if (b.ids) o << " ids " << *b.ids;
+  }
   if (!r.error.empty()) o << " -- ERROR: " << r.error;
   return o.str();
 }
@@ -113,8 +132,7 @@ void CheckHistory(const DrillOptions& o, LoadGen& recording, RoundResult& res) {
            "(%zu served reads, %zu slot(s))",
            c.ops, c.checked, c.keys, VerdictName(c.verdict), c.elapsed_ms,
            sm.single_master ? "yes" : "NO", sm.reads, sm.by_slot.size());
-  o.progress("[" + o.kind + " " + std::to_string(res.round) + "/" + std::to_string(o.rounds) +
-             "] " + line);
+  o.progress(RoundTag(o, res.round) + line);
 }
 
 RoundResult RunRound(Chassis& chassis, const DrillOptions& o, int round, int64_t start_us) {
@@ -160,6 +178,20 @@ Status PreloadData(Chassis& chassis, const DrillOptions& o) {
 
 }  // namespace
 
+std::string MemoryProblem(const std::vector<BoardSample>& boards) {
+  for (const auto& b : boards) {
+    const std::string name = "board " + std::to_string(b.slot);
+    if (!b.alive) return name + " is not running";
+    if (!b.answered) return name + " did not answer status";
+    if (b.panicked) return name + " reported panicked";
+    if (b.ids && b.max_ids && *b.ids > *b.max_ids) {
+      return name + " keeps " + std::to_string(*b.ids) + " request ids, over its window of " +
+             std::to_string(*b.max_ids);
+    }
+  }
+  return "";
+}
+
 LoadOptions DrillOptions::CheckLoadDefaults() {
   LoadOptions lo;
   lo.clients = 3;
@@ -177,8 +209,7 @@ const std::vector<std::string>& DrillKinds() {
 
 void RoundContext::Progress(const std::string& line) const {
   if (!options.progress) return;
-  options.progress("[" + options.kind + " " + std::to_string(result.round) + "/" +
-                   std::to_string(options.rounds) + "] " + line);
+  options.progress(RoundTag(options, result.round) + line);
 }
 
 Result<std::vector<RoundResult>> RunDrill(Chassis& chassis, const DrillOptions& o) {
@@ -192,15 +223,19 @@ Result<std::vector<RoundResult>> RunDrill(Chassis& chassis, const DrillOptions& 
   }
   if (o.data_mb > 0) BP_RETURN_IF_ERROR(PreloadData(chassis, o));
   const int64_t start_us = MonoNowUs();
+  const int64_t soak_end_us = start_us + int64_t(o.soak_s * 1e6);
   std::vector<RoundResult> rounds;
-  for (int r = 1; r <= o.rounds; ++r) {
+  for (int r = 1; o.soak_s > 0 ? MonoNowUs() < soak_end_us : r <= o.rounds; ++r) {
     rounds.push_back(RunRound(chassis, o, r, start_us));
-    if (o.progress) {
-      o.progress("[" + o.kind + " " + std::to_string(r) + "/" + std::to_string(o.rounds) + "] " +
-                 RoundLine(rounds.back()));
+    RoundResult& last = rounds.back();
+    if (o.soak_s > 0 && last.error.empty()) {
+      last.memory_after = SampleBoards(chassis);
+      std::string problem = MemoryProblem(last.memory_after);
+      if (!problem.empty()) last.error = "memory check after the round: " + problem;
     }
+    if (o.progress) o.progress(RoundTag(o, r) + RoundLine(last));
     // A chassis that did not recover would fail every later round too.
-    if (!rounds.back().error.empty()) break;
+    if (!last.error.empty()) break;
   }
   return rounds;
 }

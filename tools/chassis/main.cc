@@ -5,6 +5,7 @@
 //   chassis status [--json]                   one row per board
 //   chassis load [--clients --rate ...]       workload: throughput, latency
 //   chassis drill KIND [--rounds N --json --plot F.png]
+//   chassis soak [--duration-s S --warmup-s S ...]  memory flat, writes exact
 //   chassis down                              stop every board
 //
 // Run state lives in --run-dir (default ./chassis-run), so separate
@@ -42,6 +43,7 @@ int main(int argc, char** argv) {
   bp::chassis::RegisterStatus(app, &exit_code);
   bp::chassis::RegisterLoad(app, &exit_code);
   bp::chassis::RegisterDrill(app, &exit_code);
+  bp::chassis::RegisterSoak(app, &exit_code);
   CLI11_PARSE(app, argc, argv);
   return exit_code;
 }

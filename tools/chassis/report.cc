@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "process.h"
@@ -34,6 +35,12 @@ json Stat(const std::vector<RoundResult>& rounds, std::optional<double> RoundRes
     if (r.*field) v.push_back(*(r.*field));
   }
   return SummaryJson(Summarize(std::move(v)), 2);
+}
+
+json MemoryJson(const std::vector<BoardSample>& boards) {
+  json out = json::array();
+  for (const auto& b : boards) out.push_back(BoardSampleJson(b));
+  return out;
 }
 
 json RoundJson(const RoundResult& r) {
@@ -69,7 +76,32 @@ json RoundJson(const RoundResult& r) {
           {"linearizability", r.check ? CheckJson(*r.check, r.t0_us) : json(nullptr)},
           {"single_master",
            r.single_master ? SingleMasterJson(*r.single_master, r.t0_us) : json(nullptr)},
+          {"memory", MemoryJson(r.memory_after)},
           {"error", r.error.empty() ? json(nullptr) : json(r.error)}};
+}
+
+// --soak-s: the memory samples between rounds, and each board's RSS growth
+// over them (from its first sample after a round; a restarted board starts
+// again).
+void AddSoak(const DrillReport& d, json& j) {
+  std::vector<SoakSample> samples;
+  json list = json::array();
+  for (const auto& r : d.rounds) {
+    if (r.memory_after.empty()) continue;
+    samples.push_back({r.t_end_ms / 1000.0, false, r.memory_after, r.verify.acked});
+    list.push_back({{"round", r.round},
+                    {"t_end_ms", Round(r.t_end_ms, 3)},
+                    {"boards", MemoryJson(r.memory_after)}});
+  }
+  j["soak_s"] = d.soak_s;
+  j["memory_samples"] = list;
+  json rss = json::object();
+  std::set<int> slots;
+  for (const auto& s : samples) {
+    for (const auto& b : s.boards) slots.insert(b.slot);
+  }
+  for (int slot : slots) rss[std::to_string(slot)] = RssDriftJson(ComputeRssDrift(samples, slot));
+  j["rss_between_rounds"] = rss;
 }
 
 // Which slot was master when: before each fault the old master, from the
@@ -209,12 +241,14 @@ json ReportJson(const DrillReport& d) {
       {"unknown_outcome_writes", Sum(R, [](const RoundResult& r) { return r.load.unknown; })},
       {"lost_writes_fail_drill", LossIsFailure(d.ack_policy)},
       {"errors", errors},
-      {"ok", errors.empty() && !lost_fails && int(R.size()) == d.rounds_requested},
+      {"ok", errors.empty() && !lost_fails &&
+                 (d.soak_s > 0 ? !R.empty() : int(R.size()) == d.rounds_requested)},
       {"timeline", Timeline(R)},
       {"rounds_detail", json::array()}};
   if (AddCheck(d, j)) j["ok"] = false;
   if (AddSingleMaster(d, j)) j["ok"] = false;
   if (d.data_mb > 0) j["data_mb"] = d.data_mb;
+  if (d.soak_s > 0) AddSoak(d, j);
   for (const auto& r : R) j["rounds_detail"].push_back(RoundJson(r));
   return j;
 }
@@ -306,6 +340,17 @@ std::string HumanSummary(const json& j) {
     << j["rolled_back_unacked"] << " unacked rolled back, " << j["unacked_survived"]
     << " unacked survived\n";
   o << CheckSummary(j);
+  if (j.contains("memory_samples")) {
+    o << "  soak: " << j["rounds"] << " round(s) back to back in " << j["soak_s"]
+      << " s, memory sampled after " << j["memory_samples"].size() << " of them\n";
+    for (const auto& [slot, d] : j["rss_between_rounds"].items()) {
+      char buf[160];
+      snprintf(buf, sizeof buf, "    board %s: RSS max drift %.2f%% over %d samples (%.1f KiB/s)\n",
+               slot.c_str(), d["max_drift_pct"].get<double>(),
+               d["samples_after_warmup"].get<int>(), d["slope_bytes_per_s"].get<double>() / 1024);
+      o << buf;
+    }
+  }
   for (const auto& e : j["errors"]) o << "  ERROR " << e.get<std::string>() << "\n";
   if (j["lost_writes"].get<uint64_t>() > 0) {
     o << (j["lost_writes_fail_drill"].get<bool>()
@@ -321,10 +366,11 @@ namespace {
 
 // The plot script: next to the binary first (installed or build tree),
 // then the source tree.
-std::string PlotScript() {
-  std::string next_to_us = SelfDir() + "/plot_drill.py";
+std::string PlotScript(const std::string& name) {
+  std::string next_to_us = SelfDir() + "/" + name;
   if (access(next_to_us.c_str(), R_OK) == 0) return next_to_us;
-  return BP_CHASSIS_PLOT_SCRIPT;
+  std::string source = BP_CHASSIS_PLOT_SCRIPT;  // .../tools/chassis/plot_drill.py
+  return source.substr(0, source.rfind('/') + 1) + name;
 }
 
 // Runs argv (PATH lookup) and returns its exit status; -1 if it could not
@@ -364,7 +410,8 @@ std::string FindPython() {
 
 }  // namespace
 
-Status WritePlot(const json& report, const std::string& png_path) {
+Status RunPlotScript(const std::string& script, const std::string& json_path,
+                     const std::string& png_path) {
   std::string py = FindPython();
   if (py.empty()) {
     return Status::FailedPrecondition(
@@ -372,14 +419,18 @@ Status WritePlot(const json& report, const std::string& png_path) {
         ": no python3 with matplotlib found; install it "
         "(apt-get install python3-matplotlib) or set CHASSIS_PYTHON to a python3 that has it");
   }
-  std::string json_path = png_path + ".json";
-  std::ofstream(json_path) << report.dump(2);
-  int rc = Run({py, PlotScript(), json_path, png_path}, false);
+  int rc = Run({py, PlotScript(script), json_path, png_path}, false);
   if (rc != 0) {
-    return Status::Internal("plot script " + PlotScript() + " failed (exit status " +
+    return Status::Internal("plot script " + PlotScript(script) + " failed (exit status " +
                             std::to_string(rc) + "); the report is in " + json_path);
   }
   return Status::Ok();
+}
+
+Status WritePlot(const json& report, const std::string& png_path) {
+  std::string json_path = png_path + ".json";
+  std::ofstream(json_path) << report.dump(2);
+  return RunPlotScript("plot_drill.py", json_path, png_path);
 }
 
 }  // namespace bp::chassis

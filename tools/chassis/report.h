@@ -18,6 +18,7 @@ struct DrillReport {
   int boards = 0;
   double data_mb = 0;
   LoadOptions load;
+  double soak_s = 0;  // --soak-s: rounds ran for this long, not a count
   std::vector<RoundResult> rounds;
 };
 
@@ -30,5 +31,9 @@ std::string HumanSummary(const nlohmann::json& report);
 // Runs the plot script on the report. Errors say what is missing and how to
 // install it (python3-matplotlib).
 Status WritePlot(const nlohmann::json& report, const std::string& png_path);
+// Runs `script` (next to the binary, else in the source tree) as
+// `python3 script JSON PNG`, with the same python3 lookup.
+Status RunPlotScript(const std::string& script, const std::string& json_path,
+                     const std::string& png_path);
 
 }  // namespace bp::chassis
