@@ -79,6 +79,16 @@ Status ReadChassis(const toml::table& c, const std::string& src, ChassisConfig* 
       {"write_threads", &cfg->write_threads},
       {"forward_timeout_ms", &cfg->forward_timeout_ms},
       {"forward_retries", &cfg->forward_retries},
+      {"rep_queue_frames", &cfg->rep_queue_frames},
+      {"rep_queue_mb", &cfg->rep_queue_mb},
+      {"serve_queue_frames", &cfg->serve_queue_frames},
+      {"serve_queue_mb", &cfg->serve_queue_mb},
+      {"write_queue_limit", &cfg->write_queue_limit},
+      {"client_send_queue_limit", &cfg->client_send_queue_limit},
+      {"client_send_queue_mb", &cfg->client_send_queue_mb},
+      {"max_subscribers", &cfg->max_subscribers},
+      {"delay_line_frames", &cfg->delay_line_frames},
+      {"delay_line_mb", &cfg->delay_line_mb},
   };
   for (auto& u : uints) BP_RETURN_IF_ERROR(ReadUint(c, u.key, u.field, src));
   BP_RETURN_IF_ERROR(ReadBool(c, "bulk", &cfg->bulk, src));
@@ -89,7 +99,10 @@ Status ReadChassis(const toml::table& c, const std::string& src, ChassisConfig* 
         "heartbeat_interval_ms", "heartbeat_timeout_ms", "election_timeout_ms", "startup_wait_ms",
         "flush_interval_ms", "rep_request_min_ms", "rep_request_max_ms", "rep_limit_kb", "bulk",
         "leases", "lease_timeout_ms", "cache_mb", "log_buffer_mb", "max_key_bytes",
-        "max_value_bytes", "write_threads", "forward_timeout_ms", "forward_retries"};
+        "max_value_bytes", "write_threads", "forward_timeout_ms", "forward_retries",
+        "rep_queue_frames", "rep_queue_mb", "serve_queue_frames", "serve_queue_mb",
+        "write_queue_limit", "client_send_queue_limit", "client_send_queue_mb", "max_subscribers",
+        "delay_line_frames", "delay_line_mb"};
     if (!known.count(std::string(k.str()))) {
       return Status::InvalidArgument(At(src, LineOf(&v)) + "unknown key '" + std::string(k.str()) +
                                      "' in [chassis]; see README 'Configuration' for the keys");
@@ -236,6 +249,38 @@ Status ChassisConfig::Validate() const {
                                    std::to_string(log_buffer_mb) + "); raise log_buffer_mb");
   }
   if (write_threads == 0) return Status::InvalidArgument("write_threads must be >= 1");
+  BP_RETURN_IF_ERROR(ValidateQueueBounds());
+  return Status::Ok();
+}
+
+// Queue bounds: each must hold at least one item, and a byte bound must
+// hold the largest legal item (a bulk frame, a write batch's reply).
+Status ChassisConfig::ValidateQueueBounds() const {
+  struct { const char* key; uint32_t value; } nonzero[] = {
+      {"rep_queue_frames", rep_queue_frames},     {"rep_queue_mb", rep_queue_mb},
+      {"serve_queue_frames", serve_queue_frames}, {"serve_queue_mb", serve_queue_mb},
+      {"write_queue_limit", write_queue_limit},   {"client_send_queue_limit", client_send_queue_limit},
+      {"client_send_queue_mb", client_send_queue_mb}, {"max_subscribers", max_subscribers},
+      {"delay_line_frames", delay_line_frames},   {"delay_line_mb", delay_line_mb}};
+  for (const auto& n : nonzero) {
+    if (n.value == 0) {
+      return Status::InvalidArgument(std::string(n.key) + " must be >= 1 (0 would refuse everything); "
+                                     "see README 'Configuration' for its default");
+    }
+  }
+  for (const auto& [key, mb] : {std::pair<const char*, uint32_t>{"rep_queue_mb", rep_queue_mb},
+                                {"serve_queue_mb", serve_queue_mb}}) {
+    if (uint64_t(mb) << 20 < uint64_t(rep_limit_kb) << 10) {
+      return Status::InvalidArgument(std::string(key) + " (" + std::to_string(mb) +
+                                     " MiB) must hold one bulk frame (rep_limit_kb = " +
+                                     std::to_string(rep_limit_kb) + "); raise " + key);
+    }
+  }
+  if (uint64_t(client_send_queue_mb) << 20 < uint64_t(max_value_bytes) * 2) {
+    return Status::InvalidArgument("client_send_queue_mb (" + std::to_string(client_send_queue_mb) +
+                                   " MiB) must hold a reply of max_value_bytes (" +
+                                   std::to_string(max_value_bytes) + ") twice; raise client_send_queue_mb");
+  }
   return Status::Ok();
 }
 
@@ -319,7 +364,17 @@ std::string ToToml(const ChassisConfig& c) {
     << "log_buffer_mb = " << c.log_buffer_mb << "\n"
     << "max_key_bytes = " << c.max_key_bytes << "\n"
     << "max_value_bytes = " << c.max_value_bytes << "\n"
-    << "write_threads = " << c.write_threads << "\n";
+    << "write_threads = " << c.write_threads << "\n"
+    << "rep_queue_frames = " << c.rep_queue_frames << "\n"
+    << "rep_queue_mb = " << c.rep_queue_mb << "\n"
+    << "serve_queue_frames = " << c.serve_queue_frames << "\n"
+    << "serve_queue_mb = " << c.serve_queue_mb << "\n"
+    << "write_queue_limit = " << c.write_queue_limit << "\n"
+    << "client_send_queue_limit = " << c.client_send_queue_limit << "\n"
+    << "client_send_queue_mb = " << c.client_send_queue_mb << "\n"
+    << "max_subscribers = " << c.max_subscribers << "\n"
+    << "delay_line_frames = " << c.delay_line_frames << "\n"
+    << "delay_line_mb = " << c.delay_line_mb << "\n";
   for (const auto& b : c.boards) {
     o << "\n[[board]]\n"
       << "slot = " << b.slot << "\n"
@@ -329,6 +384,10 @@ std::string ToToml(const ChassisConfig& c) {
       << "electable = " << (b.electable ? "true" : "false") << "\n";
   }
   return o.str();
+}
+
+uint64_t MaxClientRequestBytes(const ChassisConfig& c) {
+  return (uint64_t(c.log_buffer_mb) << 20) / 2 + (uint64_t(1) << 20);
 }
 
 }  // namespace bp::board

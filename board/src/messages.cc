@@ -21,9 +21,9 @@ void Engine::OnFrame(bus::InFrame&& in) {
   switch (f->body_type()) {
     case wire::Body::RepMsg:
       if (f->body_as_RepMsg()->flags() & DB_REP_ANYWHERE) {
-        serve_queue_.Push(std::move(in));
+        QueueRepFrame(serve_queue_, "serve", std::move(in));
       } else {
-        rep_queue_.Push(std::move(in));
+        QueueRepFrame(rep_queue_, "rep", std::move(in));
       }
       break;
     case wire::Body::Ack: {
@@ -32,7 +32,7 @@ void Engine::OnFrame(bus::InFrame&& in) {
       // lease check misses and sleeps 50 ms (bdb-base-api.md §1.7): so acks
       // then take the replication queue, in order.
       if (opts_.config.leases) {
-        rep_queue_.Push(std::move(in));
+        QueueRepFrame(rep_queue_, "rep", std::move(in));
         break;
       }
       const auto* a = f->body_as_Ack();
@@ -50,11 +50,22 @@ void Engine::OnFrame(bus::InFrame&& in) {
       }
       break;
     }
-    case wire::Body::AppRequest:
-      write_pool_.Submit([this, frame = std::make_shared<bus::InFrame>(std::move(in))]() mutable {
-        HandleAppRequest(std::move(*frame));
-      });
+    case wire::Body::AppRequest: {
+      const auto* req = f->body_as_AppRequest();
+      const RequestId id{req->request_id_hi(), req->request_id_lo()};
+      const size_t bytes = in.size();
+      bool queued = write_pool_.Submit(
+          [this, frame = std::make_shared<bus::InFrame>(std::move(in))]() mutable {
+            HandleAppRequest(std::move(*frame));
+          },
+          bytes);
+      if (!queued && !stop_.load()) {
+        WriteResult r;
+        r.status = WritePoolFull();
+        ReplyTo(sender, id, r);  // as HandleAppRequest does
+      }
       break;
+    }
     case wire::Body::AppReply:
       HandleAppReply(*f->body_as_AppReply());
       break;
@@ -65,6 +76,46 @@ void Engine::OnFrame(bus::InFrame&& in) {
     default:
       break;
   }
+}
+
+void Engine::QueueRepFrame(WorkQueue<bus::InFrame>& q, const char* which, bus::InFrame&& in) {
+  const int sender = in.sender();
+  const size_t bytes = in.size();
+  if (q.Push(std::move(in), bytes) || stop_.load()) return;
+  const QueueStats qs = q.Stats();
+  // Logged the first time and every 1000th after: a flood must not become
+  // a flood of log lines.
+  if (qs.refused == 1 || qs.refused % 1000 == 0) {
+    const bool rep = which[0] == 'r';
+    Log(std::string(which) + " queue full (" + std::to_string(qs.depth) + " frames, " +
+        std::to_string(qs.bytes >> 20) + " MiB; " + (rep ? "rep_queue_frames = " : "serve_queue_frames = ") +
+        std::to_string(qs.limits.max_items) + ", " + (rep ? "rep_queue_mb = " : "serve_queue_mb = ") +
+        std::to_string(qs.limits.max_bytes >> 20) + "): dropped a replication message from slot " +
+        std::to_string(sender) + " (" + std::to_string(qs.refused) +
+        " so far; Berkeley DB re-requests it). This board cannot keep up; raise the limit or "
+        "lower the write rate");
+  }
+}
+
+Status Engine::WritePoolFull() const {
+  const QueueStats qs = write_pool_.Stats();
+  return Status::Busy("board " + std::to_string(opts_.self_slot) + " has " + std::to_string(qs.depth) +
+                      " writes waiting for its " + std::to_string(opts_.config.write_threads) +
+                      " write threads (write_queue_limit = " + std::to_string(qs.limits.max_items) +
+                      "); retry with backoff, or raise write_queue_limit / write_threads");
+}
+
+bool Engine::LocalReadsServable() const {
+  const Role r = role_.load();
+  if (r == Role::kMaster) return true;
+  return r == Role::kClient && startup_done_.load() && !reinit_.load();
+}
+
+Status Engine::NotInSync() const {
+  return Status::Unavailable("board " + std::to_string(opts_.self_slot) +
+                             (reinit_.load() ? " is re-initialising from its peers"
+                                             : " is not in sync with a master yet") +
+                             "; retry, or read at another board");
 }
 
 void Engine::OnPeerUp(int slot) {

@@ -81,6 +81,27 @@ struct ChassisConfig {
   uint32_t forward_timeout_ms = 1000;
   uint32_t forward_retries = 5;
 
+  // Bounds of the board's queues (issue 12). Beyond each, the newcomer is
+  // refused at once and counted in status "queues".
+  // Replication messages waiting for the rep worker, by count and bytes
+  // (bulk frames are up to rep_limit_kb): beyond, a message is dropped and
+  // Berkeley DB re-requests it.
+  uint32_t rep_queue_frames = 100000;
+  uint32_t rep_queue_mb = 64;
+  // Log and page requests of catching-up boards waiting for the serve worker.
+  uint32_t serve_queue_frames = 10000;
+  uint32_t serve_queue_mb = 64;
+  // Writes waiting for a write thread: beyond, a write is refused (Busy).
+  uint32_t write_queue_limit = 4096;
+  // Replies and events waiting for the client endpoint's thread.
+  uint32_t client_send_queue_limit = 100000;
+  uint32_t client_send_queue_mb = 256;
+  // Role-event subscribers held by the client endpoint.
+  uint32_t max_subscribers = 1024;
+  // Frames held back by an emulated link delay (drills), per board.
+  uint32_t delay_line_frames = 100000;
+  uint32_t delay_line_mb = 256;
+
   std::vector<SlotConfig> boards;
 
   const SlotConfig* Find(int slot) const;
@@ -89,6 +110,7 @@ struct ChassisConfig {
 
   // Checks the whole configuration; errors name the line and the fix.
   Status Validate() const;
+  Status ValidateQueueBounds() const;  // part of Validate
 };
 
 // Parses a chassis configuration file. Errors name the file, the line and
@@ -100,5 +122,10 @@ Result<ChassisConfig> ParseChassisConfig(const std::string& text, const std::str
 // (the chassis tool's default).
 ChassisConfig MakeLocalChassis(int boards, const std::string& run_dir, uint64_t chassis_id);
 std::string ToToml(const ChassisConfig& config);
+
+// The largest request the client endpoint accepts (ZMQ_MAXMSGSIZE): twice
+// the largest legal write batch (log_buffer_mb / 4 of estimated log) plus
+// 1 MiB of framing. A bigger message could never be a legal request.
+uint64_t MaxClientRequestBytes(const ChassisConfig& config);
 
 }  // namespace bp::board
