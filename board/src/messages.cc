@@ -102,7 +102,8 @@ Status Engine::WritePoolFull() const {
   return Status::Busy("board " + std::to_string(opts_.self_slot) + " has " + std::to_string(qs.depth) +
                       " writes waiting for its " + std::to_string(opts_.config.write_threads) +
                       " write threads (write_queue_limit = " + std::to_string(qs.limits.max_items) +
-                      "); retry with backoff, or raise write_queue_limit / write_threads");
+                      "); retry with backoff (with the same request id), or raise write_queue_limit / "
+                      "write_threads");
 }
 
 bool Engine::LocalReadsServable() const {

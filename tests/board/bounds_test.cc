@@ -186,5 +186,71 @@ TEST(Bounds, BoardInInternalInitAnswersStatusAndRefusesLocalReads) {
   EXPECT_LT(slowest_read_ms, 500);
 }
 
+// Goal: with one write thread and write_queue_limit = 2, a burst of
+// concurrent writes (direct at the master, and forwarded by a replica)
+// while commits are slow (the master's links delayed 300 ms) is refused at
+// once with Busy naming write_queue_limit, and status counts the refusals.
+TEST(Bounds, FullWritePoolRefusesWritesAndCountsThem) {
+  ChassisOptions o;
+  o.tweak = [](board::ChassisConfig& cfg) {
+    cfg.write_threads = 1;
+    cfg.write_queue_limit = 2;
+  };
+  LocalChassis c(o);
+  ASSERT_TRUE(c.StartAll().ok());
+  int m = c.WaitForMaster(kSettleMs);
+  ASSERT_GT(m, 0);
+  int r = m == 1 ? 2 : 1;
+  ASSERT_TRUE(c.client(m).Put("warm", "1").status.ok());
+  for (const auto& b : c.config().boards) {
+    if (b.slot == m) continue;
+    auto a = c.Admin(m, {{"cmd", "link"}, {"slot", b.slot}, {"delay_us", 300000}});
+    ASSERT_EQ(a.value("ok", false), true) << a.dump();
+  }
+  constexpr int kDirect = 16, kForwarded = 8;
+  std::atomic<int> busy_direct{0}, busy_forwarded{0}, ok{0}, other{0};
+  std::mutex mu;
+  std::string busy_message, other_message;
+  std::vector<std::thread> clients;
+  for (int i = 0; i < kDirect + kForwarded; ++i) {
+    const bool direct = i < kDirect;
+    clients.emplace_back([&, i, direct] {
+      RawClient cl(c.client_endpoint(direct ? m : r));
+      RawWrite w = cl.Put("burst" + std::to_string(i), "v", 0, 0, 10000);
+      std::lock_guard<std::mutex> l(mu);
+      if (w.status.ok()) {
+        ++ok;
+      } else if (w.status.code() == Status::Code::kBusy) {
+        ++(direct ? busy_direct : busy_forwarded);
+        busy_message = w.status.message();
+      } else {
+        ++other;
+        other_message = w.status.ToString();
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  std::cout << "[write_pool] ok " << ok << ", busy direct " << busy_direct << ", busy forwarded "
+            << busy_forwarded << ", other " << other << "; " << busy_message << std::endl;
+  EXPECT_GT(busy_direct, 0);
+  EXPECT_GT(busy_forwarded, 0);
+  EXPECT_GT(ok, 0);
+  EXPECT_EQ(other, 0) << other_message;
+  EXPECT_NE(busy_message.find("write_queue_limit = 2"), std::string::npos) << busy_message;
+  auto st = c.Status(m);
+  ASSERT_TRUE(st.contains("queues")) << st.dump();
+  const auto& wp = st["queues"]["write_pool"];
+  EXPECT_EQ(wp["limit"], 2);
+  // At least one refusal per Busy seen: a replica re-sends a forwarded
+  // write whose reply is late (the delayed link), and both may be refused.
+  EXPECT_GE(wp["refused"].get<int>(), busy_direct + busy_forwarded) << wp.dump();
+  for (const char* q : {"rep", "serve", "write_pool", "client_send", "subscribers", "delay_line"}) {
+    EXPECT_TRUE(st["queues"].contains(q)) << q;
+  }
+  // The links heal and writes pass again.
+  ASSERT_EQ(c.Admin(m, {{"cmd", "heal"}}).value("ok", false), true);
+  EXPECT_TRUE(c.client(m).Put("after", "1").status.ok());
+}
+
 }  // namespace
 }  // namespace bp::testing
