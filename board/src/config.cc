@@ -1,6 +1,7 @@
 // Chassis configuration: TOML parsing (toml++) and validation.
 #include "board/config.h"
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -387,7 +388,8 @@ std::string ToToml(const ChassisConfig& c) {
 }
 
 uint64_t MaxClientRequestBytes(const ChassisConfig& c) {
-  return (uint64_t(c.log_buffer_mb) << 20) / 2 + (uint64_t(1) << 20);
+  const uint64_t twice_log = uint64_t(c.log_buffer_mb) << 21;
+  return std::max<uint64_t>(twice_log, uint64_t(16) << 20) + (uint64_t(1) << 20);
 }
 
 }  // namespace bp::board

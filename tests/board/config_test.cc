@@ -162,7 +162,9 @@ TEST(ChassisConfig, QueueBoundsParseRoundTripAndValidate) {
   auto send = ParseChassisConfig("[chassis]\nclient_send_queue_mb = 1\n" + b1, "s.toml");
   ASSERT_FALSE(send.ok());
   EXPECT_NE(send.status().message().find("raise client_send_queue_mb"), std::string::npos);
-  EXPECT_EQ(MaxClientRequestBytes(d), (uint64_t(16) << 20) / 2 + (1u << 20));
+  EXPECT_EQ(MaxClientRequestBytes(d), (uint64_t(32) << 20) + (1u << 20));
+  d.log_buffer_mb = 4;
+  EXPECT_EQ(MaxClientRequestBytes(d), (uint64_t(16) << 20) + (1u << 20));
 }
 
 }  // namespace

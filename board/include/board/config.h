@@ -124,8 +124,10 @@ ChassisConfig MakeLocalChassis(int boards, const std::string& run_dir, uint64_t 
 std::string ToToml(const ChassisConfig& config);
 
 // The largest request the client endpoint accepts (ZMQ_MAXMSGSIZE): twice
-// the largest legal write batch (log_buffer_mb / 4 of estimated log) plus
-// 1 MiB of framing. A bigger message could never be a legal request.
+// the log buffer (at least 16 MiB) plus 1 MiB of framing, 8x the largest
+// legal write batch (log_buffer_mb / 4 of estimated log), so a batch a
+// little too big still gets its clear TooLarge error; ZeroMQ cuts the
+// connection of a client that sends more (it then sees a timeout).
 uint64_t MaxClientRequestBytes(const ChassisConfig& config);
 
 }  // namespace bp::board
