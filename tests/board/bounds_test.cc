@@ -252,5 +252,28 @@ TEST(Bounds, FullWritePoolRefusesWritesAndCountsThem) {
   EXPECT_TRUE(c.client(m).Put("after", "1").status.ok());
 }
 
+// Goal: a request bigger than the largest the endpoint accepts
+// (queues.client_send.max_request_bytes, ZMQ_MAXMSGSIZE) is cut by ZeroMQ
+// before the board buffers it (no reply), and the board keeps serving.
+TEST(Bounds, OversizedRequestIsCutAndTheBoardServesOn) {
+  LocalChassis c;
+  ASSERT_TRUE(c.StartAll().ok());
+  int m = c.WaitForMaster(kSettleMs);
+  ASSERT_GT(m, 0);
+  auto st = c.Status(m);
+  const uint64_t max = st["queues"]["client_send"]["max_request_bytes"].get<uint64_t>();
+  EXPECT_EQ(max, (uint64_t(32) << 20) + (1u << 20));  // log_buffer_mb = 16
+  {
+    RawClient cl(c.client_endpoint(m));
+    auto small = cl.SendRaw(std::string(1000, 'x'), 2000);  // answered: malformed
+    EXPECT_EQ(small.status().code(), Status::Code::kInvalidArgument) << small.status().ToString();
+    auto big = cl.SendRaw(std::string(max + 1, 'x'), 2000);
+    EXPECT_EQ(big.status().code(), Status::Code::kTimeout)
+        << "a request over max_request_bytes was answered: " << big.status().ToString();
+  }
+  EXPECT_TRUE(c.client(m).Put("after", "1").status.ok());
+  EXPECT_EQ(c.Status(m)["role"], "master");
+}
+
 }  // namespace
 }  // namespace bp::testing
