@@ -98,6 +98,10 @@ void Engine::QueueRepFrame(WorkQueue<bus::InFrame>& q, const char* which, bus::I
 }
 
 Status Engine::WritePoolFull() const {
+  if (stop_.load()) {
+    return Status::Unavailable("board " + std::to_string(opts_.self_slot) +
+                               " is shutting down; retry with the same request id at the new master");
+  }
   const QueueStats qs = write_pool_.Stats();
   return Status::Busy("board " + std::to_string(opts_.self_slot) + " has " + std::to_string(qs.depth) +
                       " writes waiting for its " + std::to_string(opts_.config.write_threads) +
