@@ -49,14 +49,14 @@ std::string SlotLockPath(const bp::board::ChassisConfig& c, const bp::board::Slo
 
 // Takes the slot's lock for the life of the process (the descriptor is
 // never closed; the kernel drops the lock when the process exits, however
-// it exits). Returns false after printing why.
-bool LockSlot(const bp::board::ChassisConfig& c, const bp::board::SlotConfig& self) {
+// it exits). Returns 0, or the exit status after printing why.
+int LockSlot(const bp::board::ChassisConfig& c, const bp::board::SlotConfig& self) {
   const std::string path = SlotLockPath(c, self);
   int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) {
     std::fprintf(stderr, "board: cannot open the slot lock file %s: %s; check that its directory exists "
                  "and is writable\n", path.c_str(), std::strerror(errno));
-    return false;
+    return 1;
   }
   if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
     char buf[32] = {};
@@ -68,13 +68,13 @@ bool LockSlot(const bp::board::ChassisConfig& c, const bp::board::SlotConfig& se
                  "(kill %s), or start this one with another --slot\n",
                  self.slot, pid.c_str(), path.c_str(), pid.c_str());
     close(fd);
-    return false;
+    return kExitSlotTaken;
   }
   std::string mine = std::to_string(getpid()) + "\n";
   if (ftruncate(fd, 0) != 0 || pwrite(fd, mine.data(), mine.size(), 0) != ssize_t(mine.size())) {
     std::fprintf(stderr, "board: warning: cannot write the pid into %s\n", path.c_str());
   }
-  return true;  // fd stays open: the lock lasts as long as the process
+  return 0;  // fd stays open: the lock lasts as long as the process
 }
 
 }  // namespace
@@ -106,7 +106,7 @@ int main(int argc, char** argv) {
                  config_path.c_str());
     return 2;
   }
-  if (!LockSlot(*config, *self)) return kExitSlotTaken;
+  if (int code = LockSlot(*config, *self); code != 0) return code;
   struct sigaction sa = {};
   sa.sa_handler = OnSignal;
   sigaction(SIGTERM, &sa, nullptr);

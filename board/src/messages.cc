@@ -6,6 +6,12 @@
 // calls rep_process_message and acts on every return code. Under load the
 // worker acknowledges a run of commits with one ack (HeldAck, engine.h):
 // fewer frames, and fewer wake-ups of the master's waiting writers.
+//
+// Bounds: the rep and serve queues hold at most rep_queue_* / serve_queue_*
+// frames and bytes (a frame beyond is dropped, logged and counted: Berkeley
+// DB re-requests it), the write pool at most write_queue_limit waiting
+// writes (a forwarded write beyond is answered Busy). So the bus's ZeroMQ
+// high-water marks apply again: this thread never queues without bound.
 #include <db.h>
 
 #include <chrono>

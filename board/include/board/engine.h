@@ -9,7 +9,8 @@
 // Threads (each named after what it does):
 //   bus receive  (owned by the bus) acks, heartbeats and app replies are handled
 //                inline; replication messages are queued for the worker;
-//                forwarded writes are queued for the write pool.
+//                forwarded writes are queued for the write pool (every
+//                queue bounded, refusals counted: status "queues").
 //   rep worker   calls rep_process_message in arrival order (one worker keeps
 //                the order and makes the pre-promotion quiesce trivial).
 //   election     calls rep_elect; never a message thread (the election needs
