@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "client_generated.h"
 #include "local_chassis.h"
 
 #ifndef BP_BOARD_EXE
@@ -273,6 +274,88 @@ TEST(Bounds, OversizedRequestIsCutAndTheBoardServesOn) {
   }
   EXPECT_TRUE(c.client(m).Put("after", "1").status.ok());
   EXPECT_EQ(c.Status(m)["role"], "master");
+}
+
+std::string SubscribeFrame(bool subscribe) {
+  flatbuffers::FlatBufferBuilder fbb;
+  auto req = wire::CreateClientRequest(fbb, 1, subscribe ? wire::ClientOp::Subscribe : wire::ClientOp::Unsubscribe, 0);
+  fbb.Finish(wire::CreateClientFrame(fbb, wire::ClientMsg::ClientRequest, req.Union()));
+  return std::string(reinterpret_cast<const char*>(fbb.GetBufferPointer()), fbb.GetSize());
+}
+
+// Goal: subscribers are bounded (max_subscribers: the next is refused with
+// Busy naming the key), and one that went away without unsubscribing is
+// pruned at the next event, which makes room again.
+TEST(Bounds, SubscribersAreBoundedAndDeadOnesPruned) {
+  ChassisOptions o;
+  o.tweak = [](board::ChassisConfig& cfg) { cfg.max_subscribers = 2; };
+  LocalChassis c(o);
+  ASSERT_TRUE(c.StartAll().ok());
+  int m = c.WaitForMaster(kSettleMs);
+  ASSERT_GT(m, 0);
+  auto a = std::make_unique<RawClient>(c.client_endpoint(m));
+  RawClient b(c.client_endpoint(m)), third(c.client_endpoint(m));
+  ASSERT_TRUE(a->SendRaw(SubscribeFrame(true)).ok());
+  ASSERT_TRUE(b.SendRaw(SubscribeFrame(true)).ok());
+  auto refused = third.SendRaw(SubscribeFrame(true));
+  EXPECT_EQ(refused.status().code(), Status::Code::kBusy) << refused.status().ToString();
+  EXPECT_NE(refused.status().message().find("max_subscribers = 2"), std::string::npos)
+      << refused.status().message();
+  auto subs = c.Status(m)["queues"]["subscribers"];
+  EXPECT_EQ(subs["depth"], 2) << subs.dump();
+  EXPECT_EQ(subs["refused"], 1) << subs.dump();
+  a.reset();  // gone without unsubscribing
+  int r = m == 1 ? 2 : 1;
+  c.Kill(r);  // an event (peer down) is pushed to the subscribers
+  ASSERT_TRUE(LocalChassis::WaitUntil(
+      [&] { return c.Status(m)["queues"]["subscribers"].value("pruned", 0) >= 1; }, 10000))
+      << c.Status(m)["queues"].dump();
+  EXPECT_TRUE(third.SendRaw(SubscribeFrame(true)).ok());
+  EXPECT_EQ(c.Status(m)["queues"]["subscribers"]["depth"], 2);
+}
+
+// Goal: with a tiny replication queue (rep_queue_frames = 2) replicas drop
+// replication messages under a write load (counted in queues.rep.refused),
+// and Berkeley DB's re-requests still bring every replica to the master's
+// contents.
+TEST(Bounds, DroppedReplicationMessagesAreReRequested) {
+  ChassisOptions o;
+  o.tweak = [](board::ChassisConfig& cfg) {
+    cfg.rep_queue_frames = 2;
+    cfg.ack_policy = board::AckPolicy::kOne;
+  };
+  LocalChassis c(o);
+  ASSERT_TRUE(c.StartAll().ok());
+  int m = c.WaitForMaster(kSettleMs);
+  ASSERT_GT(m, 0);
+  std::vector<std::thread> writers;
+  for (int t = 0; t < 4; ++t) {
+    writers.emplace_back([&, t] {
+      RawClient cl(c.client_endpoint(m));
+      for (int i = 0; i < 300; ++i) {
+        std::vector<std::pair<std::string, std::string>> puts;
+        for (int j = 0; j < 4; ++j) puts.emplace_back("t" + std::to_string(t) + "-" + std::to_string(i * 4 + j), std::string(512, 'x'));
+        (void)cl.Batch(puts, 5000);
+      }
+    });
+  }
+  for (auto& w : writers) w.join();
+  ASSERT_TRUE(c.client(m).Put("last", "1").status.ok());
+  int64_t refused = 0;
+  for (int s = 1; s <= 3; ++s) {
+    if (s == m) continue;
+    ASSERT_TRUE(LocalChassis::WaitUntil([&] { return c.client(s).Get("last").ok(); }, kSettleMs))
+        << "replica " << s << " never caught up";
+    auto mine = c.client(s).Scan("", "", 100000, 10000);
+    auto theirs = c.client(m).Scan("", "", 100000, 10000);
+    ASSERT_TRUE(mine.ok() && theirs.ok());
+    EXPECT_EQ(mine.value(), theirs.value()) << "replica " << s;
+    auto q = c.Status(s)["queues"]["rep"];
+    EXPECT_EQ(q["limit"], 2) << q.dump();
+    refused += q["refused"].get<int64_t>();
+  }
+  std::cout << "[rep_queue] replicas dropped " << refused << " replication messages" << std::endl;
+  EXPECT_GT(refused, 0);
 }
 
 }  // namespace
