@@ -85,6 +85,7 @@ Status ReadChassis(const toml::table& c, const std::string& src, ChassisConfig* 
       {"serve_queue_frames", &cfg->serve_queue_frames},
       {"serve_queue_mb", &cfg->serve_queue_mb},
       {"write_queue_limit", &cfg->write_queue_limit},
+      {"write_queue_mb", &cfg->write_queue_mb},
       {"client_send_queue_limit", &cfg->client_send_queue_limit},
       {"client_send_queue_mb", &cfg->client_send_queue_mb},
       {"max_subscribers", &cfg->max_subscribers},
@@ -102,7 +103,7 @@ Status ReadChassis(const toml::table& c, const std::string& src, ChassisConfig* 
         "leases", "lease_timeout_ms", "cache_mb", "log_buffer_mb", "max_key_bytes",
         "max_value_bytes", "write_threads", "forward_timeout_ms", "forward_retries",
         "rep_queue_frames", "rep_queue_mb", "serve_queue_frames", "serve_queue_mb",
-        "write_queue_limit", "client_send_queue_limit", "client_send_queue_mb", "max_subscribers",
+        "write_queue_limit", "write_queue_mb", "client_send_queue_limit", "client_send_queue_mb", "max_subscribers",
         "delay_line_frames", "delay_line_mb"};
     if (!known.count(std::string(k.str()))) {
       return Status::InvalidArgument(At(src, LineOf(&v)) + "unknown key '" + std::string(k.str()) +
@@ -260,7 +261,8 @@ Status ChassisConfig::ValidateQueueBounds() const {
   struct { const char* key; uint32_t value; } nonzero[] = {
       {"rep_queue_frames", rep_queue_frames},     {"rep_queue_mb", rep_queue_mb},
       {"serve_queue_frames", serve_queue_frames}, {"serve_queue_mb", serve_queue_mb},
-      {"write_queue_limit", write_queue_limit},   {"client_send_queue_limit", client_send_queue_limit},
+      {"write_queue_limit", write_queue_limit},   {"write_queue_mb", write_queue_mb},
+      {"client_send_queue_limit", client_send_queue_limit},
       {"client_send_queue_mb", client_send_queue_mb}, {"max_subscribers", max_subscribers},
       {"delay_line_frames", delay_line_frames},   {"delay_line_mb", delay_line_mb}};
   for (const auto& n : nonzero) {
@@ -276,6 +278,11 @@ Status ChassisConfig::ValidateQueueBounds() const {
                                      " MiB) must hold one bulk frame (rep_limit_kb = " +
                                      std::to_string(rep_limit_kb) + "); raise " + key);
     }
+  }
+  if (uint64_t(write_queue_mb) << 20 < uint64_t(max_value_bytes) + max_key_bytes) {
+    return Status::InvalidArgument("write_queue_mb (" + std::to_string(write_queue_mb) +
+                                   " MiB) must hold a write of max_value_bytes (" +
+                                   std::to_string(max_value_bytes) + "); raise write_queue_mb");
   }
   if (uint64_t(client_send_queue_mb) << 20 < uint64_t(max_value_bytes) * 2) {
     return Status::InvalidArgument("client_send_queue_mb (" + std::to_string(client_send_queue_mb) +
@@ -371,6 +378,7 @@ std::string ToToml(const ChassisConfig& c) {
     << "serve_queue_frames = " << c.serve_queue_frames << "\n"
     << "serve_queue_mb = " << c.serve_queue_mb << "\n"
     << "write_queue_limit = " << c.write_queue_limit << "\n"
+    << "write_queue_mb = " << c.write_queue_mb << "\n"
     << "client_send_queue_limit = " << c.client_send_queue_limit << "\n"
     << "client_send_queue_mb = " << c.client_send_queue_mb << "\n"
     << "max_subscribers = " << c.max_subscribers << "\n"

@@ -59,7 +59,7 @@ void Engine::OnFrame(bus::InFrame&& in) {
     case wire::Body::AppRequest: {
       const auto* req = f->body_as_AppRequest();
       const RequestId id{req->request_id_hi(), req->request_id_lo()};
-      const size_t bytes = in.size();
+      const size_t bytes = in.size();  // about the keys and values it carries
       bool queued = write_pool_.Submit(
           [this, frame = std::make_shared<bus::InFrame>(std::move(in))]() mutable {
             HandleAppRequest(std::move(*frame));
@@ -103,6 +103,12 @@ void Engine::QueueRepFrame(WorkQueue<bus::InFrame>& q, const char* which, bus::I
   }
 }
 
+size_t Engine::OpsBytes(const std::vector<memenv::BatchOp>& ops) {
+  size_t n = 0;
+  for (const auto& op : ops) n += op.key.size() + op.value.size();
+  return n;
+}
+
 Status Engine::WritePoolFull() const {
   if (stop_.load()) {
     return Status::Unavailable("board " + std::to_string(opts_.self_slot) +
@@ -110,10 +116,12 @@ Status Engine::WritePoolFull() const {
   }
   const QueueStats qs = write_pool_.Stats();
   return Status::Busy("board " + std::to_string(opts_.self_slot) + " has " + std::to_string(qs.depth) +
-                      " writes waiting for its " + std::to_string(opts_.config.write_threads) +
-                      " write threads (write_queue_limit = " + std::to_string(qs.limits.max_items) +
-                      "); retry with backoff (with the same request id), or raise write_queue_limit / "
-                      "write_threads");
+                      " writes (" + std::to_string(qs.bytes >> 20) + " MiB) waiting for its " +
+                      std::to_string(opts_.config.write_threads) + " write threads (write_queue_limit = " +
+                      std::to_string(qs.limits.max_items) + ", write_queue_mb = " +
+                      std::to_string(qs.limits.max_bytes >> 20) +
+                      "); retry with backoff (with the same request id), or raise write_queue_limit, "
+                      "write_queue_mb or write_threads");
 }
 
 bool Engine::LocalReadsServable() const {

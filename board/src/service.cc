@@ -208,6 +208,7 @@ void Engine::SubmitWrite(std::vector<memenv::BatchOp> ops, RequestId id,
     return;
   }
   if (role_.load() == Role::kMaster) {
+    const size_t bytes = OpsBytes(ops);
     bool queued = write_pool_.Submit([this, ops = std::move(ops), id, done] {
       WriteResult r = Write(ops, id);
       if (r.status.code() != Status::Code::kNotMaster) {
@@ -216,7 +217,7 @@ void Engine::SubmitWrite(std::vector<memenv::BatchOp> ops, RequestId id,
       }
       // Stepped down before applying: forward to the new master instead.
       SubmitWrite(ops, id, done);
-    });
+    }, bytes);
     if (!queued) {
       WriteResult r;
       r.status = WritePoolFull();
@@ -318,6 +319,7 @@ void Engine::RetryForwards(int64_t now) {
   for (auto& [done, r] : expired) done(r);
   for (RequestId id : resend) SendForward(id);
   for (auto& [id, p] : apply_here) {
+    const size_t bytes = OpsBytes(p.ops);
     bool queued = write_pool_.Submit([this, id = id, ops = std::move(p.ops), done = p.done] {
       WriteResult r = Write(ops, id);
       if (r.status.code() == Status::Code::kNotMaster) {
@@ -325,7 +327,7 @@ void Engine::RetryForwards(int64_t now) {
         return;
       }
       done(r);
-    });
+    }, bytes);
     if (!queued) {
       WriteResult r;
       r.status = WritePoolFull();

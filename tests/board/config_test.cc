@@ -124,6 +124,7 @@ TEST(ChassisConfig, QueueBoundsParseRoundTripAndValidate) {
   EXPECT_EQ(d.serve_queue_frames, 10000u);
   EXPECT_EQ(d.serve_queue_mb, 64u);
   EXPECT_EQ(d.write_queue_limit, 4096u);
+  EXPECT_EQ(d.write_queue_mb, 256u);
   EXPECT_EQ(d.client_send_queue_limit, 100000u);
   EXPECT_EQ(d.client_send_queue_mb, 256u);
   EXPECT_EQ(d.max_subscribers, 1024u);
@@ -131,7 +132,7 @@ TEST(ChassisConfig, QueueBoundsParseRoundTripAndValidate) {
   EXPECT_EQ(d.delay_line_mb, 256u);
   const std::string b1 = "[[board]]\nslot = 1\nendpoint = \"ipc:///tmp/a\"\n";
   auto c = ParseChassisConfig("[chassis]\nrep_queue_frames = 7\nrep_queue_mb = 2\nserve_queue_frames = 8\n"
-                              "serve_queue_mb = 3\nwrite_queue_limit = 9\nclient_send_queue_limit = 10\n"
+                              "serve_queue_mb = 3\nwrite_queue_limit = 9\nwrite_queue_mb = 15\nclient_send_queue_limit = 10\n"
                               "client_send_queue_mb = 11\nmax_subscribers = 12\ndelay_line_frames = 13\n"
                               "delay_line_mb = 14\n" + b1,
                               "q.toml");
@@ -143,13 +144,14 @@ TEST(ChassisConfig, QueueBoundsParseRoundTripAndValidate) {
   EXPECT_EQ(back->serve_queue_frames, 8u);
   EXPECT_EQ(back->serve_queue_mb, 3u);
   EXPECT_EQ(back->write_queue_limit, 9u);
+  EXPECT_EQ(back->write_queue_mb, 15u);
   EXPECT_EQ(back->client_send_queue_limit, 10u);
   EXPECT_EQ(back->client_send_queue_mb, 11u);
   EXPECT_EQ(back->max_subscribers, 12u);
   EXPECT_EQ(back->delay_line_frames, 13u);
   EXPECT_EQ(back->delay_line_mb, 14u);
   for (const char* key : {"rep_queue_frames", "rep_queue_mb", "serve_queue_frames", "serve_queue_mb",
-                          "write_queue_limit", "client_send_queue_limit", "client_send_queue_mb",
+                          "write_queue_limit", "write_queue_mb", "client_send_queue_limit", "client_send_queue_mb",
                           "max_subscribers", "delay_line_frames", "delay_line_mb"}) {
     auto z = ParseChassisConfig("[chassis]\n" + std::string(key) + " = 0\n" + b1, "z.toml");
     ASSERT_FALSE(z.ok()) << key;

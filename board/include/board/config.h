@@ -91,8 +91,10 @@ struct ChassisConfig {
   // Log and page requests of catching-up boards waiting for the serve worker.
   uint32_t serve_queue_frames = 10000;
   uint32_t serve_queue_mb = 64;
-  // Writes waiting for a write thread: beyond, a write is refused (Busy).
+  // Writes waiting for a write thread, by count and by bytes of keys and
+  // values: beyond either, a write is refused (Busy).
   uint32_t write_queue_limit = 4096;
+  uint32_t write_queue_mb = 256;
   // Replies and events waiting for the client endpoint's thread.
   uint32_t client_send_queue_limit = 100000;
   uint32_t client_send_queue_mb = 256;

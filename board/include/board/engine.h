@@ -338,8 +338,11 @@ class Engine : private bus::Handler {
   bool tick_now_ = false;
   void WakeTicker();
 
-  // Writes waiting for a write thread, at most write_queue_limit.
-  ThreadPool write_pool_{QueueLimits{opts_.config.write_queue_limit, SIZE_MAX}};
+  // Writes waiting for a write thread, at most write_queue_limit and
+  // write_queue_mb of keys and values (OpsBytes).
+  ThreadPool write_pool_{
+      QueueLimits{opts_.config.write_queue_limit, size_t(opts_.config.write_queue_mb) << 20}};
+  static size_t OpsBytes(const std::vector<memenv::BatchOp>& ops);
   std::thread worker_, serve_worker_, election_thread_, ticker_;
   std::mutex log_mu_;
 
