@@ -365,7 +365,7 @@ nlohmann::json ClientServer::StatusJson() {
     out = QueueStats{outbox_.size(), outbox_bytes_, outbox_peak_,
                      {c.client_send_queue_limit, size_t(c.client_send_queue_mb) << 20}, outbox_refused_};
   }
-  nlohmann::json send = QueueJson(out);
+  nlohmann::json send = QueueJson(out, {"client_send_queue_limit", "client_send_queue_mb"});
   send["pipe_limit"] = kClientPipeHwm;
   send["pipe_full"] = send_pipe_full_.load();
   send["unreachable"] = send_unreachable_.load();
@@ -376,10 +376,11 @@ nlohmann::json ClientServer::StatusJson() {
     j["queues"]["subscribers"] = {{"depth", subscribers_.size()},
                                   {"limit", c.max_subscribers},
                                   {"refused", subs_refused_},
-                                  {"pruned", subs_pruned_}};
+                                  {"pruned", subs_pruned_},
+                                  {"keys", {"max_subscribers"}}};
   }
-  j["queues"]["replica_reads"] = QueueJson(readers_.Stats());
-  j["queues"]["waiting_reads"] = QueueJson(waiters_.Stats());
+  j["queues"]["replica_reads"] = QueueJson(readers_.Stats(), {});  // fixed: kReadQueueLimit
+  j["queues"]["waiting_reads"] = QueueJson(waiters_.Stats(), {});
   return j;
 }
 

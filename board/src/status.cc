@@ -33,11 +33,12 @@ nlohmann::json LinkJson(const bus::LinkStats& l) {
 
 }  // namespace
 
-nlohmann::json QueueJson(const QueueStats& q) {
+nlohmann::json QueueJson(const QueueStats& q, std::vector<std::string> keys) {
   auto limit = [](size_t v) { return v == SIZE_MAX ? nlohmann::json(nullptr) : nlohmann::json(v); };
   return {{"depth", q.depth},         {"bytes", q.bytes},
           {"peak", q.peak_depth},     {"limit", limit(q.limits.max_items)},
-          {"limit_bytes", limit(q.limits.max_bytes)}, {"refused", q.refused}};
+          {"limit_bytes", limit(q.limits.max_bytes)}, {"refused", q.refused},
+          {"keys", keys}};
 }
 
 nlohmann::json Engine::StatusJson() {
@@ -172,10 +173,11 @@ nlohmann::json Engine::StatusJson() {
   delay.peak_depth = bc.delay_line_peak;
   delay.limits = {size_t(opts_.config.delay_line_frames), size_t(opts_.config.delay_line_mb) << 20};
   delay.refused = bc.delay_line_refused;
-  j["queues"] = {{"rep", QueueJson(rep_queue_.Stats())},
-                 {"serve", QueueJson(serve_queue_.Stats())},
-                 {"write_pool", QueueJson(write_pool_.Stats())},
-                 {"delay_line", QueueJson(delay)}};
+  j["queues"] = {
+      {"rep", QueueJson(rep_queue_.Stats(), {"rep_queue_frames", "rep_queue_mb"})},
+      {"serve", QueueJson(serve_queue_.Stats(), {"serve_queue_frames", "serve_queue_mb"})},
+      {"write_pool", QueueJson(write_pool_.Stats(), {"write_queue_limit", "write_queue_mb"})},
+      {"delay_line", QueueJson(delay, {"delay_line_frames", "delay_line_mb"})}};
   return j;
 }
 

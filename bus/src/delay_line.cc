@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 
 #include "link.h"
 
@@ -21,7 +22,16 @@ DelayLine::PushResult DelayLine::Push(int64_t due_us, std::shared_ptr<Link> link
   const size_t size = frame.size();
   if (!queue_.empty() &&
       (queue_.size() >= max_frames_ || size > max_bytes_ || bytes_ > max_bytes_ - size)) {
-    ++refused_;
+    // Logged the first time and every 1000th after (the board's log is
+    // stderr); counted per link and in BusCounters either way.
+    if (refused_++ % 1000 == 0) {
+      std::fprintf(stderr,
+                   "bus: emulated link delay line full (%zu frames, %zu MiB; [chassis] "
+                   "delay_line_frames = %zu, delay_line_mb = %zu): dropped a delayed frame (%llu so "
+                   "far); lower the link delay or the rate, or raise the limits\n",
+                   queue_.size(), bytes_ >> 20, max_frames_, max_bytes_ >> 20,
+                   static_cast<unsigned long long>(refused_));
+    }
     return PushResult::kFull;
   }
   if (!thread_.joinable()) thread_ = std::thread([this] { Run(); });

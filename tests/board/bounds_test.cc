@@ -242,6 +242,7 @@ TEST(Bounds, FullWritePoolRefusesWritesAndCountsThem) {
   ASSERT_TRUE(st.contains("queues")) << st.dump();
   const auto& wp = st["queues"]["write_pool"];
   EXPECT_EQ(wp["limit"], 2);
+  EXPECT_EQ(wp["keys"], nlohmann::json::array({"write_queue_limit", "write_queue_mb"})) << wp.dump();
   // At least one refusal per Busy seen: a replica re-sends a forwarded
   // write whose reply is late (the delayed link), and both may be refused.
   EXPECT_GE(wp["refused"].get<int>(), busy_direct + busy_forwarded) << wp.dump();
@@ -304,6 +305,7 @@ TEST(Bounds, SubscribersAreBoundedAndDeadOnesPruned) {
   auto subs = c.Status(m)["queues"]["subscribers"];
   EXPECT_EQ(subs["depth"], 2) << subs.dump();
   EXPECT_EQ(subs["refused"], 1) << subs.dump();
+  EXPECT_EQ(subs["keys"], nlohmann::json::array({"max_subscribers"})) << subs.dump();
   a.reset();  // gone without unsubscribing
   int r = m == 1 ? 2 : 1;
   c.Kill(r);  // an event (peer down) is pushed to the subscribers

@@ -94,8 +94,9 @@ struct EngineOptions {
   std::function<void(const std::string&)> log;   // engine log lines (default stderr)
 };
 
-// One queue's figures for status "queues" (status.cc).
-nlohmann::json QueueJson(const QueueStats& q);
+// One queue's figures for status "queues" (status.cc); `keys` names the
+// configuration keys of its limits.
+nlohmann::json QueueJson(const QueueStats& q, std::vector<std::string> keys);
 
 class Engine : private bus::Handler {
  public:
