@@ -3,6 +3,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <vector>
 #include <zmq.hpp>
@@ -76,6 +78,7 @@ Result<std::unique_ptr<ClientServer>> ClientServer::Start(Engine* engine, const 
     if (a && a->load()) raw->OnEvent(e);
   });
   s->waiters_.Start(8);
+  s->readers_.Start(4);
   s->thread_ = std::thread([raw] { raw->Loop(); });
   return s;
 }
@@ -86,9 +89,17 @@ Status ClientServer::Bind(const std::string& endpoint) {
   try {
     sockets_ = std::make_unique<Sockets>(*ctx_);
     sockets_->router.set(zmq::sockopt::linger, 0);
-    sockets_->router.set(zmq::sockopt::router_mandatory, 0);
-    sockets_->router.set(zmq::sockopt::sndhwm, 100000);
+    // Mandatory: a reply to a client that is gone fails (EHOSTUNREACH), so
+    // dead subscribers are found and pruned; a full pipe fails (EAGAIN) and
+    // is counted instead of dropped silently.
+    sockets_->router.set(zmq::sockopt::router_mandatory, 1);
+    sockets_->router.set(zmq::sockopt::sndhwm, kClientPipeHwm);
     sockets_->router.set(zmq::sockopt::rcvhwm, 100000);
+    // A bigger message cannot be a legal request: ZeroMQ drops the
+    // connection instead of buffering it.
+    sockets_->router.set(zmq::sockopt::maxmsgsize, int64_t(MaxClientRequestBytes(engine_->config())));
+    sockets_->router.set(zmq::sockopt::heartbeat_ivl, kHeartbeatIvlMs);
+    sockets_->router.set(zmq::sockopt::heartbeat_timeout, kHeartbeatTimeoutMs);
     sockets_->router.bind(endpoint);
   } catch (const zmq::error_t& e) {
     return Status::InvalidArgument("cannot bind client endpoint '" + endpoint + "': " + e.what() +
@@ -108,18 +119,37 @@ void ClientServer::Stop() {
   }
   if (thread_.joinable()) thread_.join();
   waiters_.Stop();
+  readers_.Stop();
   sockets_.reset();
   if (wake_fd_ >= 0) close(wake_fd_);
   wake_fd_ = -1;
 }
 
-void ClientServer::Enqueue(std::string identity, std::string payload) {
+bool ClientServer::Enqueue(std::string identity, std::string payload) {
+  const ChassisConfig& c = engine_->config();
+  const size_t max_items = c.client_send_queue_limit, max_bytes = size_t(c.client_send_queue_mb) << 20;
+  const size_t bytes = identity.size() + payload.size();
   {
     std::lock_guard<std::mutex> l(out_mu_);
+    if (!outbox_.empty() &&
+        (outbox_.size() >= max_items || bytes > max_bytes || outbox_bytes_ > max_bytes - bytes)) {
+      if (outbox_refused_++ % 1000 == 0) {
+        std::fprintf(stderr,
+                     "[board %d] client send queue full (%zu replies, %zu MiB; client_send_queue_limit "
+                     "= %zu, client_send_queue_mb = %zu): dropped a reply (%llu so far); the "
+                     "endpoint's thread is behind: raise the limits or slow the clients\n",
+                     engine_->self_slot(), outbox_.size(), outbox_bytes_ >> 20, max_items,
+                     max_bytes >> 20, static_cast<unsigned long long>(outbox_refused_));
+      }
+      return false;
+    }
+    outbox_bytes_ += bytes;
     outbox_.emplace_back(std::move(identity), std::move(payload));
+    outbox_peak_ = std::max(outbox_peak_, outbox_.size());
   }
   uint64_t one = 1;
   (void)!write(wake_fd_, &one, sizeof one);
+  return true;
 }
 
 void ClientServer::DrainOutbox() {
@@ -130,14 +160,24 @@ void ClientServer::DrainOutbox() {
   {
     std::lock_guard<std::mutex> l(out_mu_);
     out.swap(outbox_);
+    outbox_bytes_ = 0;
   }
-  for (auto& [id, payload] : out) {
-    try {
-      sockets_->router.send(zmq::buffer(id), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
-      sockets_->router.send(zmq::buffer(payload), zmq::send_flags::dontwait);
-    } catch (const zmq::error_t&) {
-      // The client went away: nothing to deliver to.
+  for (auto& [id, payload] : out) SendOne(id, payload);
+}
+
+// Server thread. A client that is gone is pruned from the subscribers.
+void ClientServer::SendOne(const std::string& id, const std::string& payload) {
+  try {
+    if (!sockets_->router.send(zmq::buffer(id), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
+      ++send_pipe_full_;  // kClientPipeHwm replies already wait for this client
+      return;
     }
+    (void)sockets_->router.send(zmq::buffer(payload), zmq::send_flags::dontwait);
+  } catch (const zmq::error_t& e) {
+    if (e.num() != EHOSTUNREACH) return;  // ETERM at shutdown
+    ++send_unreachable_;
+    std::lock_guard<std::mutex> l(subs_mu_);
+    if (subscribers_.erase(id)) ++subs_pruned_;
   }
 }
 
@@ -197,32 +237,9 @@ void ClientServer::Handle(const std::string& identity, const uint8_t* data, size
     return;
   }
   switch (req->op()) {
-    case wire::ClientOp::Get: {
-      std::string key = Bytes(req->key()), token = Bytes(req->token());
-      auto mode = static_cast<ReadMode>(req->mode());
-      uint32_t timeout = req->timeout_ms() ? req->timeout_ms() : 1000;
-      // Reads that may wait run on the waiter pool, never on this thread
-      // (admin commands such as "heal" must still be answered): txn_applied
-      // (read-your-writes), the ack wait of a LINEARIZABLE read, and with
-      // leases any read on a master (Berkeley DB's lease check retries for
-      // up to 2x the lease timeout, at least 1.5 s, when the lease lapsed).
-      bool may_wait = (mode == ReadMode::kReadYourWrites && !token.empty()) ||
-                      mode == ReadMode::kLinearizable || engine_->config().leases;
-      auto serve = [this, identity, seq, key, token, timeout, mode] {
-        // Set only when a LINEARIZABLE read was answered (a value or not
-        // found) by a confirmed master.
-        ServedInfo served;
-        auto r = engine_->Get(key, mode, token, timeout, &served);
-        Enqueue(identity, r.ok() ? Reply(seq, Status::Ok(), r.value(), false, "", "", served)
-                                 : Reply(seq, r.status(), "", false, "", "", served));
-      };
-      if (may_wait) {
-        waiters_.Submit(std::move(serve));
-      } else {
-        serve();
-      }
+    case wire::ClientOp::Get:
+      HandleGet(identity, seq, req);
       return;
-    }
     case wire::ClientOp::Write: {
       std::vector<memenv::BatchOp> ops;
       if (req->ops()) {
@@ -242,7 +259,7 @@ void ClientServer::Handle(const std::string& identity, const uint8_t* data, size
       return;
     }
     case wire::ClientOp::Status:
-      Enqueue(identity, Reply(seq, Status::Ok(), "", false, "", engine_->StatusJson().dump()));
+      Enqueue(identity, Reply(seq, Status::Ok(), "", false, "", StatusJson().dump()));
       return;
     case wire::ClientOp::Admin: {
       nlohmann::json cmd = nlohmann::json::parse(Bytes(req->key()), nullptr, false);
@@ -250,31 +267,121 @@ void ClientServer::Handle(const std::string& identity, const uint8_t* data, size
         Enqueue(identity, Reply(seq, Status::InvalidArgument("admin command is not valid JSON")));
         return;
       }
-      Enqueue(identity, Reply(seq, Status::Ok(), "", false, "", engine_->Admin(cmd).dump()));
+      nlohmann::json out = cmd.is_object() && cmd.value("cmd", "") == "status" ? StatusJson() : engine_->Admin(cmd);
+      Enqueue(identity, Reply(seq, Status::Ok(), "", false, "", out.dump()));
       return;
     }
-    case wire::ClientOp::Scan: {
-      uint32_t limit = req->limit() ? req->limit() : 1000;
-      auto r = engine_->Scan(Bytes(req->key()), Bytes(req->scan_end()), limit);
-      if (!r.ok()) {
-        Enqueue(identity, Reply(seq, r.status()));
-        return;
-      }
-      Enqueue(identity, ScanReply(seq, r.value()));
+    case wire::ClientOp::Scan:
+      HandleScan(identity, seq, req);
       return;
-    }
     case wire::ClientOp::Subscribe:
-    case wire::ClientOp::Unsubscribe: {
-      std::lock_guard<std::mutex> l(subs_mu_);
-      if (req->op() == wire::ClientOp::Subscribe) subscribers_.insert(identity);
-      else subscribers_.erase(identity);
-      Enqueue(identity, Reply(seq, Status::Ok()));
+    case wire::ClientOp::Unsubscribe:
+      HandleSubscribe(identity, seq, req->op() == wire::ClientOp::Subscribe);
       return;
-    }
     default:
       Enqueue(identity, Reply(seq, Status::InvalidArgument("unsupported client operation")));
       return;
   }
+}
+
+void ClientServer::Offload(ThreadPool& pool, const char* what, const std::string& identity, uint64_t seq,
+                           std::function<void()> read) {
+  if (pool.Submit(std::move(read))) return;
+  Enqueue(identity, Reply(seq, Status::Busy(std::string("board ") + std::to_string(engine_->self_slot()) +
+                                            " has " + std::to_string(kReadQueueLimit) + " " + what +
+                                            " waiting (a fixed bound); retry with backoff")));
+}
+
+void ClientServer::HandleGet(const std::string& identity, uint64_t seq, const wire::ClientRequest* req) {
+  std::string key = Bytes(req->key()), token = Bytes(req->token());
+  auto mode = static_cast<ReadMode>(req->mode());
+  uint32_t timeout = req->timeout_ms() ? req->timeout_ms() : 1000;
+  // Reads that may wait run on the waiter pool, never on this thread
+  // (admin commands such as "heal" must still be answered): txn_applied
+  // (read-your-writes), the ack wait of a LINEARIZABLE read, and with
+  // leases any read on a master (Berkeley DB's lease check retries for
+  // up to 2x the lease timeout, at least 1.5 s, when the lease lapsed).
+  bool may_wait = (mode == ReadMode::kReadYourWrites && !token.empty()) ||
+                  mode == ReadMode::kLinearizable || engine_->config().leases;
+  auto serve = [this, identity, seq, key, token, timeout, mode] {
+    // Set only when a LINEARIZABLE read was answered (a value or not
+    // found) by a confirmed master.
+    ServedInfo served;
+    auto r = engine_->Get(key, mode, token, timeout, &served);
+    Enqueue(identity, r.ok() ? Reply(seq, Status::Ok(), r.value(), false, "", "", served)
+                             : Reply(seq, r.status(), "", false, "", "", served));
+  };
+  if (may_wait) return Offload(waiters_, "waiting reads", identity, seq, std::move(serve));
+  // A board that is not in sync refuses without touching Berkeley DB.
+  if (!engine_->LocalReadsServable()) {
+    Enqueue(identity, Reply(seq, engine_->NotInSync()));
+    return;
+  }
+  // A replica may be thrown into internal init at any moment (and then a
+  // read waits in Berkeley DB's lockout): its reads never run here.
+  if (engine_->role() != Role::kMaster) return Offload(readers_, "replica reads", identity, seq, std::move(serve));
+  serve();
+}
+
+void ClientServer::HandleScan(const std::string& identity, uint64_t seq, const wire::ClientRequest* req) {
+  if (!engine_->LocalReadsServable()) {
+    Enqueue(identity, Reply(seq, engine_->NotInSync()));
+    return;
+  }
+  uint32_t limit = req->limit() ? req->limit() : 1000;
+  auto scan = [this, identity, seq, start = Bytes(req->key()), end = Bytes(req->scan_end()), limit] {
+    auto r = engine_->Scan(start, end, limit);
+    Enqueue(identity, r.ok() ? ScanReply(seq, r.value()) : Reply(seq, r.status()));
+  };
+  if (engine_->role() != Role::kMaster) return Offload(readers_, "replica reads", identity, seq, std::move(scan));
+  scan();
+}
+
+void ClientServer::HandleSubscribe(const std::string& identity, uint64_t seq, bool subscribe) {
+  const size_t max = engine_->config().max_subscribers;
+  Status st = Status::Ok();
+  {
+    std::lock_guard<std::mutex> l(subs_mu_);
+    if (!subscribe) {
+      subscribers_.erase(identity);
+    } else if (subscribers_.size() >= max && !subscribers_.count(identity)) {
+      ++subs_refused_;
+      st = Status::Busy("board " + std::to_string(engine_->self_slot()) + " has " +
+                        std::to_string(subscribers_.size()) + " subscribers (max_subscribers = " +
+                        std::to_string(max) + "); close unused subscriptions or raise max_subscribers");
+    } else {
+      subscribers_.insert(identity);
+    }
+  }
+  Enqueue(identity, Reply(seq, st));
+}
+
+nlohmann::json ClientServer::StatusJson() {
+  nlohmann::json j = engine_->StatusJson();
+  const ChassisConfig& c = engine_->config();
+  QueueStats out;
+  {
+    std::lock_guard<std::mutex> l(out_mu_);
+    out = QueueStats{outbox_.size(), outbox_bytes_, outbox_peak_,
+                     {c.client_send_queue_limit, size_t(c.client_send_queue_mb) << 20}, outbox_refused_};
+  }
+  nlohmann::json send = QueueJson(out, {"client_send_queue_limit", "client_send_queue_mb"});
+  send["pipe_limit"] = kClientPipeHwm;
+  send["pipe_full"] = send_pipe_full_.load();
+  send["unreachable"] = send_unreachable_.load();
+  send["max_request_bytes"] = MaxClientRequestBytes(c);
+  j["queues"]["client_send"] = send;
+  {
+    std::lock_guard<std::mutex> l(subs_mu_);
+    j["queues"]["subscribers"] = {{"depth", subscribers_.size()},
+                                  {"limit", c.max_subscribers},
+                                  {"refused", subs_refused_},
+                                  {"pruned", subs_pruned_},
+                                  {"keys", {"max_subscribers"}}};
+  }
+  j["queues"]["replica_reads"] = QueueJson(readers_.Stats(), {});  // fixed: kReadQueueLimit
+  j["queues"]["waiting_reads"] = QueueJson(waiters_.Stats(), {});
+  return j;
 }
 
 // Role-related events are pushed to subscribers as RoleEvent frames.

@@ -1,6 +1,7 @@
 // Chassis configuration: TOML parsing (toml++) and validation.
 #include "board/config.h"
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -83,6 +84,17 @@ Status ReadChassis(const toml::table& c, const std::string& src, ChassisConfig* 
       {"client_retry_horizon_ms", &cfg->client_retry_horizon_ms},
       {"request_budget_pct", &cfg->request_budget_pct},
       {"cache_high_water_pct", &cfg->cache_high_water_pct},
+      {"rep_queue_frames", &cfg->rep_queue_frames},
+      {"rep_queue_mb", &cfg->rep_queue_mb},
+      {"serve_queue_frames", &cfg->serve_queue_frames},
+      {"serve_queue_mb", &cfg->serve_queue_mb},
+      {"write_queue_limit", &cfg->write_queue_limit},
+      {"write_queue_mb", &cfg->write_queue_mb},
+      {"client_send_queue_limit", &cfg->client_send_queue_limit},
+      {"client_send_queue_mb", &cfg->client_send_queue_mb},
+      {"max_subscribers", &cfg->max_subscribers},
+      {"delay_line_frames", &cfg->delay_line_frames},
+      {"delay_line_mb", &cfg->delay_line_mb},
   };
   for (auto& u : uints) BP_RETURN_IF_ERROR(ReadUint(c, u.key, u.field, src));
   BP_RETURN_IF_ERROR(ReadBool(c, "bulk", &cfg->bulk, src));
@@ -96,7 +108,10 @@ Status ReadChassis(const toml::table& c, const std::string& src, ChassisConfig* 
         "leases", "lease_timeout_ms", "cache_mb", "log_buffer_mb", "max_key_bytes",
         "max_value_bytes", "write_threads", "forward_timeout_ms", "forward_retries",
         "request_retention_s", "client_retry_horizon_ms", "request_budget_pct",
-        "cache_high_water_pct", "allow_no_failover"};
+        "cache_high_water_pct", "allow_no_failover",
+        "rep_queue_frames", "rep_queue_mb", "serve_queue_frames", "serve_queue_mb",
+        "write_queue_limit", "write_queue_mb", "client_send_queue_limit", "client_send_queue_mb", "max_subscribers",
+        "delay_line_frames", "delay_line_mb"};
     if (!known.count(std::string(k.str()))) {
       return Status::InvalidArgument(At(src, LineOf(&v)) + "unknown key '" + std::string(k.str()) +
                                      "' in [chassis]; see README 'Configuration' for the keys");
@@ -259,6 +274,7 @@ Status ChassisConfig::Validate() const {
                                    std::to_string(log_buffer_mb) + "); raise log_buffer_mb");
   }
   if (write_threads == 0) return Status::InvalidArgument("write_threads must be >= 1");
+  BP_RETURN_IF_ERROR(ValidateQueueBounds());
   return ValidateMemoryKeys();
 }
 
@@ -286,6 +302,43 @@ Status ChassisConfig::ValidateMemoryKeys() const {
   if (request_budget_pct >= cache_high_water_pct) {
     return Status::InvalidArgument("request_budget_pct must be below cache_high_water_pct: the "
                                    "request ids would leave no room for data");
+  }
+  return Status::Ok();
+}
+
+// Queue bounds: each must hold at least one item, and a byte bound must
+// hold the largest legal item (a bulk frame, a write batch's reply).
+Status ChassisConfig::ValidateQueueBounds() const {
+  struct { const char* key; uint32_t value; } nonzero[] = {
+      {"rep_queue_frames", rep_queue_frames},     {"rep_queue_mb", rep_queue_mb},
+      {"serve_queue_frames", serve_queue_frames}, {"serve_queue_mb", serve_queue_mb},
+      {"write_queue_limit", write_queue_limit},   {"write_queue_mb", write_queue_mb},
+      {"client_send_queue_limit", client_send_queue_limit},
+      {"client_send_queue_mb", client_send_queue_mb}, {"max_subscribers", max_subscribers},
+      {"delay_line_frames", delay_line_frames},   {"delay_line_mb", delay_line_mb}};
+  for (const auto& n : nonzero) {
+    if (n.value == 0) {
+      return Status::InvalidArgument(std::string(n.key) + " must be >= 1 (0 would refuse everything); "
+                                     "see README 'Configuration' for its default");
+    }
+  }
+  for (const auto& [key, mb] : {std::pair<const char*, uint32_t>{"rep_queue_mb", rep_queue_mb},
+                                {"serve_queue_mb", serve_queue_mb}}) {
+    if (uint64_t(mb) << 20 < uint64_t(rep_limit_kb) << 10) {
+      return Status::InvalidArgument(std::string(key) + " (" + std::to_string(mb) +
+                                     " MiB) must hold one bulk frame (rep_limit_kb = " +
+                                     std::to_string(rep_limit_kb) + "); raise " + key);
+    }
+  }
+  if (uint64_t(write_queue_mb) << 20 < uint64_t(max_value_bytes) + max_key_bytes) {
+    return Status::InvalidArgument("write_queue_mb (" + std::to_string(write_queue_mb) +
+                                   " MiB) must hold a write of max_value_bytes (" +
+                                   std::to_string(max_value_bytes) + "); raise write_queue_mb");
+  }
+  if (uint64_t(client_send_queue_mb) << 20 < uint64_t(max_value_bytes) * 2) {
+    return Status::InvalidArgument("client_send_queue_mb (" + std::to_string(client_send_queue_mb) +
+                                   " MiB) must hold a reply of max_value_bytes (" +
+                                   std::to_string(max_value_bytes) + ") twice; raise client_send_queue_mb");
   }
   return Status::Ok();
 }
@@ -379,7 +432,18 @@ std::string ToToml(const ChassisConfig& c) {
     << "request_retention_s = " << c.request_retention_s << "\n"
     << "client_retry_horizon_ms = " << c.client_retry_horizon_ms << "\n"
     << "request_budget_pct = " << c.request_budget_pct << "\n"
-    << "cache_high_water_pct = " << c.cache_high_water_pct << "\n";
+    << "cache_high_water_pct = " << c.cache_high_water_pct << "\n"
+    << "rep_queue_frames = " << c.rep_queue_frames << "\n"
+    << "rep_queue_mb = " << c.rep_queue_mb << "\n"
+    << "serve_queue_frames = " << c.serve_queue_frames << "\n"
+    << "serve_queue_mb = " << c.serve_queue_mb << "\n"
+    << "write_queue_limit = " << c.write_queue_limit << "\n"
+    << "write_queue_mb = " << c.write_queue_mb << "\n"
+    << "client_send_queue_limit = " << c.client_send_queue_limit << "\n"
+    << "client_send_queue_mb = " << c.client_send_queue_mb << "\n"
+    << "max_subscribers = " << c.max_subscribers << "\n"
+    << "delay_line_frames = " << c.delay_line_frames << "\n"
+    << "delay_line_mb = " << c.delay_line_mb << "\n";
   if (c.allow_no_failover) o << "allow_no_failover = true\n";
   for (const auto& b : c.boards) {
     o << "\n[[board]]\n"
@@ -390,6 +454,11 @@ std::string ToToml(const ChassisConfig& c) {
       << "electable = " << (b.electable ? "true" : "false") << "\n";
   }
   return o.str();
+}
+
+uint64_t MaxClientRequestBytes(const ChassisConfig& c) {
+  const uint64_t twice_log = uint64_t(c.log_buffer_mb) << 21;
+  return std::max<uint64_t>(twice_log, uint64_t(16) << 20) + (uint64_t(1) << 20);
 }
 
 }  // namespace bp::board

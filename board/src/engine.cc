@@ -99,6 +99,8 @@ Status Engine::Open() {
   bo.self_endpoint = self.endpoint;
   bo.context = opts_.zmq_context;
   bo.fault_seed = 0x9e3779b97f4a7c15ull ^ uint64_t(opts_.self_slot);
+  bo.delay_line_frames = c.delay_line_frames;
+  bo.delay_line_bytes = size_t(c.delay_line_mb) << 20;
   for (const auto& b : c.boards) {
     if (b.slot != opts_.self_slot) bo.peers.push_back({b.slot, b.endpoint});
   }

@@ -6,11 +6,24 @@
 // its client endpoint, logs role changes, and stops cleanly on SIGTERM or
 // SIGINT. After an environment panic it exits with status 70: a supervisor
 // (the chassis tool) restarts it empty, and it rejoins by internal init.
+//
+// One board per slot: the board holds an exclusive lock on the slot's lock
+// file for its whole life (libzmq unlinks an existing ipc socket file
+// before binding, so without it a second board in a slot would silently
+// take over the first one's endpoints). A second board exits with status 3
+// naming the running pid.
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
 #include <thread>
 
 #include "board/client_server.h"
@@ -21,6 +34,48 @@ namespace {
 
 volatile sig_atomic_t g_stop = 0;
 void OnSignal(int) { g_stop = 1; }
+
+constexpr int kExitSlotTaken = 3;
+
+// The slot's lock file: next to its ipc:// bus socket, else (tcp://, an
+// abstract ipc name) in $TMPDIR or /tmp, named after the chassis and slot.
+std::string SlotLockPath(const bp::board::ChassisConfig& c, const bp::board::SlotConfig& self) {
+  const std::string& ep = self.endpoint;
+  if (ep.rfind("ipc://", 0) == 0 && ep.size() > 6 && ep[6] != '@') return ep.substr(6) + ".lock";
+  const char* tmp = getenv("TMPDIR");
+  return std::string(tmp && *tmp ? tmp : "/tmp") + "/bp-chassis" + std::to_string(c.chassis_id) +
+         "-slot" + std::to_string(self.slot) + ".lock";
+}
+
+// Takes the slot's lock for the life of the process (the descriptor is
+// never closed; the kernel drops the lock when the process exits, however
+// it exits). Returns 0, or the exit status after printing why.
+int LockSlot(const bp::board::ChassisConfig& c, const bp::board::SlotConfig& self) {
+  const std::string path = SlotLockPath(c, self);
+  int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    std::fprintf(stderr, "board: cannot open the slot lock file %s: %s; check that its directory exists "
+                 "and is writable\n", path.c_str(), std::strerror(errno));
+    return 1;
+  }
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    char buf[32] = {};
+    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+    std::string pid = n > 0 ? std::string(buf, size_t(n)) : std::string("unknown");
+    while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
+    std::fprintf(stderr,
+                 "board: slot %d is already running as pid %s (it holds %s); stop that board first "
+                 "(kill %s), or start this one with another --slot\n",
+                 self.slot, pid.c_str(), path.c_str(), pid.c_str());
+    close(fd);
+    return kExitSlotTaken;
+  }
+  std::string mine = std::to_string(getpid()) + "\n";
+  if (ftruncate(fd, 0) != 0 || pwrite(fd, mine.data(), mine.size(), 0) != ssize_t(mine.size())) {
+    std::fprintf(stderr, "board: warning: cannot write the pid into %s\n", path.c_str());
+  }
+  return 0;  // fd stays open: the lock lasts as long as the process
+}
 
 }  // namespace
 
@@ -51,6 +106,7 @@ int main(int argc, char** argv) {
                  config_path.c_str());
     return 2;
   }
+  if (int code = LockSlot(*config, *self); code != 0) return code;
   struct sigaction sa = {};
   sa.sa_handler = OnSignal;
   sigaction(SIGTERM, &sa, nullptr);

@@ -6,6 +6,12 @@
 // calls rep_process_message and acts on every return code. Under load the
 // worker acknowledges a run of commits with one ack (HeldAck, engine.h):
 // fewer frames, and fewer wake-ups of the master's waiting writers.
+//
+// Bounds: the rep and serve queues hold at most rep_queue_* / serve_queue_*
+// frames and bytes (a frame beyond is dropped, logged and counted: Berkeley
+// DB re-requests it), the write pool at most write_queue_limit waiting
+// writes (a forwarded write beyond is answered Busy). So the bus's ZeroMQ
+// high-water marks apply again: this thread never queues without bound.
 #include <db.h>
 
 #include <chrono>
@@ -21,9 +27,9 @@ void Engine::OnFrame(bus::InFrame&& in) {
   switch (f->body_type()) {
     case wire::Body::RepMsg:
       if (f->body_as_RepMsg()->flags() & DB_REP_ANYWHERE) {
-        serve_queue_.Push(std::move(in));
+        QueueRepFrame(serve_queue_, "serve", std::move(in));
       } else {
-        rep_queue_.Push(std::move(in));
+        QueueRepFrame(rep_queue_, "rep", std::move(in));
       }
       break;
     case wire::Body::Ack: {
@@ -32,7 +38,7 @@ void Engine::OnFrame(bus::InFrame&& in) {
       // lease check misses and sleeps 50 ms (bdb-base-api.md §1.7): so acks
       // then take the replication queue, in order.
       if (opts_.config.leases) {
-        rep_queue_.Push(std::move(in));
+        QueueRepFrame(rep_queue_, "rep", std::move(in));
         break;
       }
       const auto* a = f->body_as_Ack();
@@ -50,11 +56,22 @@ void Engine::OnFrame(bus::InFrame&& in) {
       }
       break;
     }
-    case wire::Body::AppRequest:
-      write_pool_.Submit([this, frame = std::make_shared<bus::InFrame>(std::move(in))]() mutable {
-        HandleAppRequest(std::move(*frame));
-      });
+    case wire::Body::AppRequest: {
+      const auto* req = f->body_as_AppRequest();
+      const RequestId id{req->request_id_hi(), req->request_id_lo()};
+      const size_t bytes = in.size();  // about the keys and values it carries
+      bool queued = write_pool_.Submit(
+          [this, frame = std::make_shared<bus::InFrame>(std::move(in))]() mutable {
+            HandleAppRequest(std::move(*frame));
+          },
+          bytes);
+      if (!queued && !stop_.load()) {
+        WriteResult r;
+        r.status = WritePoolFull();
+        ReplyTo(sender, id, r);  // as HandleAppRequest does
+      }
       break;
+    }
     case wire::Body::AppReply:
       HandleAppReply(*f->body_as_AppReply());
       break;
@@ -65,6 +82,59 @@ void Engine::OnFrame(bus::InFrame&& in) {
     default:
       break;
   }
+}
+
+void Engine::QueueRepFrame(WorkQueue<bus::InFrame>& q, const char* which, bus::InFrame&& in) {
+  const int sender = in.sender();
+  const size_t bytes = in.size();
+  if (q.Push(std::move(in), bytes) || stop_.load()) return;
+  const QueueStats qs = q.Stats();
+  // Logged the first time and every 1000th after: a flood must not become
+  // a flood of log lines.
+  if (qs.refused == 1 || qs.refused % 1000 == 0) {
+    const bool rep = which[0] == 'r';
+    Log(std::string(which) + " queue full (" + std::to_string(qs.depth) + " frames, " +
+        std::to_string(qs.bytes >> 20) + " MiB; " + (rep ? "rep_queue_frames = " : "serve_queue_frames = ") +
+        std::to_string(qs.limits.max_items) + ", " + (rep ? "rep_queue_mb = " : "serve_queue_mb = ") +
+        std::to_string(qs.limits.max_bytes >> 20) + "): dropped a replication message from slot " +
+        std::to_string(sender) + " (" + std::to_string(qs.refused) +
+        " so far; Berkeley DB re-requests it). This board cannot keep up; raise the limit or "
+        "lower the write rate");
+  }
+}
+
+size_t Engine::OpsBytes(const std::vector<memenv::BatchOp>& ops) {
+  size_t n = 0;
+  for (const auto& op : ops) n += op.key.size() + op.value.size();
+  return n;
+}
+
+Status Engine::WritePoolFull() const {
+  if (stop_.load()) {
+    return Status::Unavailable("board " + std::to_string(opts_.self_slot) +
+                               " is shutting down; retry with the same request id at the new master");
+  }
+  const QueueStats qs = write_pool_.Stats();
+  return Status::Busy("board " + std::to_string(opts_.self_slot) + " has " + std::to_string(qs.depth) +
+                      " writes (" + std::to_string(qs.bytes >> 20) + " MiB) waiting for its " +
+                      std::to_string(opts_.config.write_threads) + " write threads (write_queue_limit = " +
+                      std::to_string(qs.limits.max_items) + ", write_queue_mb = " +
+                      std::to_string(qs.limits.max_bytes >> 20) +
+                      "); retry with backoff (with the same request id), or raise write_queue_limit, "
+                      "write_queue_mb or write_threads");
+}
+
+bool Engine::LocalReadsServable() const {
+  const Role r = role_.load();
+  if (r == Role::kMaster) return true;
+  return r == Role::kClient && startup_done_.load() && !reinit_.load();
+}
+
+Status Engine::NotInSync() const {
+  return Status::Unavailable("board " + std::to_string(opts_.self_slot) +
+                             (reinit_.load() ? " is re-initialising from its peers"
+                                             : " is not in sync with a master yet") +
+                             "; retry, or read at another board");
 }
 
 void Engine::OnPeerUp(int slot) {

@@ -237,7 +237,8 @@ void Engine::SubmitWrite(std::vector<memenv::BatchOp> ops, RequestId id,
     return;
   }
   if (role_.load() == Role::kMaster) {
-    write_pool_.Submit([this, ops = std::move(ops), id, done = std::move(done)] {
+    const size_t bytes = OpsBytes(ops);
+    bool queued = write_pool_.Submit([this, ops = std::move(ops), id, done] {
       WriteResult r = Write(ops, id);
       if (r.status.code() != Status::Code::kNotMaster) {
         done(r);
@@ -245,7 +246,12 @@ void Engine::SubmitWrite(std::vector<memenv::BatchOp> ops, RequestId id,
       }
       // Stepped down before applying: forward to the new master instead.
       SubmitWrite(ops, id, done);
-    });
+    }, bytes);
+    if (!queued) {
+      WriteResult r;
+      r.status = WritePoolFull();
+      done(r);
+    }
     return;
   }
   int64_t now = clock_.NowMicros();
@@ -342,14 +348,20 @@ void Engine::RetryForwards(int64_t now) {
   for (auto& [done, r] : expired) done(r);
   for (RequestId id : resend) SendForward(id);
   for (auto& [id, p] : apply_here) {
-    write_pool_.Submit([this, id = id, ops = std::move(p.ops), done = std::move(p.done)] {
+    const size_t bytes = OpsBytes(p.ops);
+    bool queued = write_pool_.Submit([this, id = id, ops = std::move(p.ops), done = p.done] {
       WriteResult r = Write(ops, id);
       if (r.status.code() == Status::Code::kNotMaster) {
         SubmitWrite(ops, id, done);  // stepped down again meanwhile
         return;
       }
       done(r);
-    });
+    }, bytes);
+    if (!queued) {
+      WriteResult r;
+      r.status = WritePoolFull();
+      p.done(r);
+    }
   }
 }
 
@@ -420,10 +432,7 @@ Result<std::string> Engine::Get(std::string_view key, ReadMode mode, std::string
     return Status::TooLarge("key of " + std::to_string(key.size()) + " bytes exceeds max_key_bytes = " +
                             std::to_string(opts_.config.max_key_bytes));
   }
-  if (role_.load() == Role::kClient && reinit_.load() && mode != ReadMode::kLinearizable) {
-    return Status::Unavailable("board " + std::to_string(opts_.self_slot) +
-                               " is re-initialising from its peers; retry, or read at another board");
-  }
+  if (mode != ReadMode::kLinearizable && !LocalReadsServable()) return NotInSync();
   if (mode == ReadMode::kReadYourWrites && !token.empty()) {
     if (token.size() != DB_TXN_TOKEN_SIZE) {
       return Status::InvalidArgument("read-your-writes token must be " +

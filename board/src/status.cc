@@ -23,6 +23,7 @@ nlohmann::json LinkJson(const bus::LinkStats& l) {
           {"dropped_full", l.dropped_full},
           {"dropped_unconnected", l.dropped_unconnected},
           {"dropped_fault", l.dropped_fault},
+          {"dropped_delay_full", l.dropped_delay_full},
           {"fault",
            {{"delay_us", l.fault.delay_us},
             {"loss", l.fault.loss},
@@ -31,6 +32,14 @@ nlohmann::json LinkJson(const bus::LinkStats& l) {
 }
 
 }  // namespace
+
+nlohmann::json QueueJson(const QueueStats& q, std::vector<std::string> keys) {
+  auto limit = [](size_t v) { return v == SIZE_MAX ? nlohmann::json(nullptr) : nlohmann::json(v); };
+  return {{"depth", q.depth},         {"bytes", q.bytes},
+          {"peak", q.peak_depth},     {"limit", limit(q.limits.max_items)},
+          {"limit_bytes", limit(q.limits.max_bytes)}, {"refused", q.refused},
+          {"keys", keys}};
+}
 
 nlohmann::json Engine::StatusJson() {
   using nlohmann::json;
@@ -162,6 +171,19 @@ nlohmann::json Engine::StatusJson() {
   j["memory"] = memory_.Stats();
   j["requests"] = request_ids_.Stats();
   j["panicked"] = panicked_.load();
+  // Every bounded queue: depth, bytes, limits, refused (client_send and
+  // subscribers are added by the client endpoint, client_server.cc).
+  QueueStats delay;
+  delay.depth = bc.delay_line_depth;
+  delay.bytes = bc.delay_line_bytes;
+  delay.peak_depth = bc.delay_line_peak;
+  delay.limits = {size_t(opts_.config.delay_line_frames), size_t(opts_.config.delay_line_mb) << 20};
+  delay.refused = bc.delay_line_refused;
+  j["queues"] = {
+      {"rep", QueueJson(rep_queue_.Stats(), {"rep_queue_frames", "rep_queue_mb"})},
+      {"serve", QueueJson(serve_queue_.Stats(), {"serve_queue_frames", "serve_queue_mb"})},
+      {"write_pool", QueueJson(write_pool_.Stats(), {"write_queue_limit", "write_queue_mb"})},
+      {"delay_line", QueueJson(delay, {"delay_line_frames", "delay_line_mb"})}};
   return j;
 }
 

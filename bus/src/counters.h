@@ -21,9 +21,16 @@ struct AtomicCounters {
 
   BusCounters Snapshot() const {
     constexpr auto r = std::memory_order_relaxed;
-    return BusCounters{sent.load(r),          received.load(r),        dropped.load(r),
-                       malformed.load(r),     unknown_slot.load(r),    wrong_chassis.load(r),
-                       wrong_version.load(r), dropped_fault_in.load(r)};
+    BusCounters c;
+    c.sent = sent.load(r);
+    c.received = received.load(r);
+    c.dropped = dropped.load(r);
+    c.malformed = malformed.load(r);
+    c.unknown_slot = unknown_slot.load(r);
+    c.wrong_chassis = wrong_chassis.load(r);
+    c.wrong_version = wrong_version.load(r);
+    c.dropped_fault_in = dropped_fault_in.load(r);
+    return c;
   }
 };
 

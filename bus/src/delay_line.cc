@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 
 #include "link.h"
 
@@ -15,14 +16,36 @@ constexpr int64_t kMaxWaitUs = 10'000;
 
 }  // namespace
 
-bool DelayLine::Push(int64_t due_us, std::shared_ptr<Link> link, OutFrame frame) {
+DelayLine::PushResult DelayLine::Push(int64_t due_us, std::shared_ptr<Link> link, OutFrame frame) {
   std::lock_guard lock(mu_);
-  if (stopped_) return false;
+  if (stopped_) return PushResult::kStopped;
+  const size_t size = frame.size();
+  if (!queue_.empty() &&
+      (queue_.size() >= max_frames_ || size > max_bytes_ || bytes_ > max_bytes_ - size)) {
+    // Logged the first time and every 1000th after (the board's log is
+    // stderr); counted per link and in BusCounters either way.
+    if (refused_++ % 1000 == 0) {
+      std::fprintf(stderr,
+                   "bus: emulated link delay line full (%zu frames, %zu MiB; [chassis] "
+                   "delay_line_frames = %zu, delay_line_mb = %zu): dropped a delayed frame (%llu so "
+                   "far); lower the link delay or the rate, or raise the limits\n",
+                   queue_.size(), bytes_ >> 20, max_frames_, max_bytes_ >> 20,
+                   static_cast<unsigned long long>(refused_));
+    }
+    return PushResult::kFull;
+  }
   if (!thread_.joinable()) thread_ = std::thread([this] { Run(); });
   bool new_head = queue_.empty() || due_us < queue_.top().due_us;
   queue_.push(Item{due_us, next_seq_++, std::move(link), std::move(frame)});
+  bytes_ += size;
+  peak_ = std::max(peak_, queue_.size());
   if (new_head) cv_.notify_one();
-  return true;
+  return PushResult::kQueued;
+}
+
+DelayLine::Stats DelayLine::GetStats() const {
+  std::lock_guard lock(mu_);
+  return Stats{queue_.size(), bytes_, peak_, refused_};
 }
 
 void DelayLine::Stop() {
@@ -31,6 +54,7 @@ void DelayLine::Stop() {
     std::lock_guard lock(mu_);
     stopped_ = true;
     std::swap(left, queue_);
+    bytes_ = 0;
     cv_.notify_one();
   }
   if (thread_.joinable()) thread_.join();
@@ -59,6 +83,7 @@ bool DelayLine::PopDue(Item* out) {
     if (wait_us <= 0) {
       *out = queue_.top();
       queue_.pop();
+      bytes_ -= out->frame.size();
       return true;
     }
     cv_.wait_for(lock, std::chrono::microseconds(std::min(wait_us, kMaxWaitUs)));

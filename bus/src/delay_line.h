@@ -23,14 +23,25 @@ class Link;
 
 class DelayLine {
  public:
-  explicit DelayLine(const Clock* clock) : clock_(clock) {}
+  struct Stats {
+    size_t depth = 0, bytes = 0, peak = 0;
+    uint64_t refused = 0;
+  };
+  enum class PushResult { kQueued, kFull, kStopped };
+
+  // At most `max_frames` frames and `max_bytes` bytes wait at once (an empty
+  // line takes any one frame); beyond, Push refuses and counts.
+  DelayLine(const Clock* clock, size_t max_frames, size_t max_bytes)
+      : clock_(clock), max_frames_(max_frames), max_bytes_(max_bytes) {}
   ~DelayLine() { Stop(); }
   DelayLine(const DelayLine&) = delete;
   DelayLine& operator=(const DelayLine&) = delete;
 
-  // Queues `frame` for `link` until `due_us` (Clock::NowMicros). Returns
-  // false once stopped. May be called with the link's mutex held.
-  bool Push(int64_t due_us, std::shared_ptr<Link> link, OutFrame frame);
+  // Queues `frame` for `link` until `due_us` (Clock::NowMicros); kFull when
+  // the line holds its bound, kStopped once stopped. May be called with the
+  // link's mutex held.
+  PushResult Push(int64_t due_us, std::shared_ptr<Link> link, OutFrame frame);
+  Stats GetStats() const;
   // Joins the thread; frames still waiting are dropped (counted by their link).
   void Stop();
 
@@ -51,11 +62,14 @@ class DelayLine {
   bool PopDue(Item* out);
 
   const Clock* const clock_;
-  std::mutex mu_;
+  const size_t max_frames_, max_bytes_;
+  mutable std::mutex mu_;
   std::condition_variable cv_;
   std::priority_queue<Item, std::vector<Item>, Later> queue_;  // guarded by mu_
   uint64_t next_seq_ = 0;                                      // guarded by mu_
   bool stopped_ = false;                                       // guarded by mu_
+  size_t bytes_ = 0, peak_ = 0;                                // guarded by mu_
+  uint64_t refused_ = 0;                                       // guarded by mu_
   std::thread thread_;                                         // started under mu_
 };
 

@@ -99,9 +99,15 @@ bool Link::Send(const OutFrame& frame, int64_t now_us, DelayLine& delay) {
   if (fault_.delay_us == 0 && delayed_frames_ == 0) return SendNowLocked(frame);
   // Never earlier than the frame before it: order holds when the delay shrinks.
   int64_t due_us = std::max(now_us + static_cast<int64_t>(fault_.delay_us), last_due_us_);
-  if (!delay.Push(due_us, shared_from_this(), frame)) {
-    CountDrop(dropped_unconnected_);
-    return false;
+  switch (delay.Push(due_us, shared_from_this(), frame)) {
+    case DelayLine::PushResult::kQueued:
+      break;
+    case DelayLine::PushResult::kFull:
+      CountDrop(dropped_delay_full_);
+      return false;
+    case DelayLine::PushResult::kStopped:
+      CountDrop(dropped_unconnected_);
+      return false;
   }
   last_due_us_ = due_us;
   ++delayed_frames_;
@@ -211,6 +217,7 @@ LinkStats Link::Stats() const {
   s.dropped_full = dropped_full_.load(r);
   s.dropped_unconnected = dropped_unconnected_.load(r);
   s.dropped_fault = dropped_fault_.load(r);
+  s.dropped_delay_full = dropped_delay_full_.load(r);
   s.last_received_us = last_received_us_.load(r);
   s.fault = fault();
   return s;

@@ -103,6 +103,7 @@ class Link : public std::enable_shared_from_this<Link> {
   std::atomic<uint64_t> dropped_full_{0};
   std::atomic<uint64_t> dropped_unconnected_{0};
   std::atomic<uint64_t> dropped_fault_{0};
+  std::atomic<uint64_t> dropped_delay_full_{0};
   std::atomic<int64_t> last_received_us_{0};
 };
 

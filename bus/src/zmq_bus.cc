@@ -58,7 +58,15 @@ class BusImpl final : public Bus {
   Status SetLinkFault(int slot, const LinkFault& fault) override;
   bool IsConnected(int slot) const override;
   std::vector<LinkStats> Links() const override;
-  BusCounters Counters() const override { return totals_->Snapshot(); }
+  BusCounters Counters() const override {
+    BusCounters c = totals_->Snapshot();
+    const DelayLine::Stats d = delay_.GetStats();
+    c.delay_line_depth = d.depth;
+    c.delay_line_bytes = d.bytes;
+    c.delay_line_peak = d.peak;
+    c.delay_line_refused = d.refused;
+    return c;
+  }
   const BusOptions& options() const override { return options_; }
 
  private:
@@ -120,7 +128,7 @@ Result<std::unique_ptr<Bus>> Bus::Create(BusOptions options) {
 BusImpl::BusImpl(BusOptions options)
     : options_(std::move(options)),
       link_options_{options_.send_queue_frames, options_.reconnect_ms},
-      delay_(options_.clock) {
+      delay_(options_.clock, options_.delay_line_frames, options_.delay_line_bytes) {
   for (const SlotAddress& peer : options_.peers) links_[peer.slot] = NewLink(peer);
 }
 

@@ -147,3 +147,63 @@ TEST(ChassisConfig, SingleElectableBoardWithReplicasNeedsAllowNoFailover) {
 
 }  // namespace
 }  // namespace bp::board
+
+namespace bp::board {
+namespace {
+
+// The queue bounds (issue 12): defaults, parsed, written back, refused
+// when they could hold nothing or not one legal item.
+TEST(ChassisConfig, QueueBoundsParseRoundTripAndValidate) {
+  ChassisConfig d;
+  EXPECT_EQ(d.rep_queue_frames, 100000u);
+  EXPECT_EQ(d.rep_queue_mb, 64u);
+  EXPECT_EQ(d.serve_queue_frames, 10000u);
+  EXPECT_EQ(d.serve_queue_mb, 64u);
+  EXPECT_EQ(d.write_queue_limit, 4096u);
+  EXPECT_EQ(d.write_queue_mb, 256u);
+  EXPECT_EQ(d.client_send_queue_limit, 100000u);
+  EXPECT_EQ(d.client_send_queue_mb, 256u);
+  EXPECT_EQ(d.max_subscribers, 1024u);
+  EXPECT_EQ(d.delay_line_frames, 100000u);
+  EXPECT_EQ(d.delay_line_mb, 256u);
+  const std::string b1 = "[[board]]\nslot = 1\nendpoint = \"ipc:///tmp/a\"\n";
+  auto c = ParseChassisConfig("[chassis]\nrep_queue_frames = 7\nrep_queue_mb = 2\nserve_queue_frames = 8\n"
+                              "serve_queue_mb = 3\nwrite_queue_limit = 9\nwrite_queue_mb = 15\nclient_send_queue_limit = 10\n"
+                              "client_send_queue_mb = 11\nmax_subscribers = 12\ndelay_line_frames = 13\n"
+                              "delay_line_mb = 14\n" + b1,
+                              "q.toml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  auto back = ParseChassisConfig(ToToml(*c), "back.toml");
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->rep_queue_frames, 7u);
+  EXPECT_EQ(back->rep_queue_mb, 2u);
+  EXPECT_EQ(back->serve_queue_frames, 8u);
+  EXPECT_EQ(back->serve_queue_mb, 3u);
+  EXPECT_EQ(back->write_queue_limit, 9u);
+  EXPECT_EQ(back->write_queue_mb, 15u);
+  EXPECT_EQ(back->client_send_queue_limit, 10u);
+  EXPECT_EQ(back->client_send_queue_mb, 11u);
+  EXPECT_EQ(back->max_subscribers, 12u);
+  EXPECT_EQ(back->delay_line_frames, 13u);
+  EXPECT_EQ(back->delay_line_mb, 14u);
+  for (const char* key : {"rep_queue_frames", "rep_queue_mb", "serve_queue_frames", "serve_queue_mb",
+                          "write_queue_limit", "write_queue_mb", "client_send_queue_limit", "client_send_queue_mb",
+                          "max_subscribers", "delay_line_frames", "delay_line_mb"}) {
+    auto z = ParseChassisConfig("[chassis]\n" + std::string(key) + " = 0\n" + b1, "z.toml");
+    ASSERT_FALSE(z.ok()) << key;
+    EXPECT_NE(z.status().message().find(std::string(key) + " must be >= 1"), std::string::npos)
+        << z.status().message();
+  }
+  auto small = ParseChassisConfig("[chassis]\nrep_limit_kb = 4096\nrep_queue_mb = 2\n" + b1, "s.toml");
+  ASSERT_FALSE(small.ok());
+  EXPECT_NE(small.status().message().find("raise rep_queue_mb"), std::string::npos) << small.status().message();
+  auto send = ParseChassisConfig("[chassis]\nclient_send_queue_mb = 1\n" + b1, "s.toml");
+  ASSERT_FALSE(send.ok());
+  EXPECT_NE(send.status().message().find("raise client_send_queue_mb"), std::string::npos);
+  EXPECT_EQ(MaxClientRequestBytes(d), (uint64_t(32) << 20) + (1u << 20));
+  d.log_buffer_mb = 4;
+  EXPECT_EQ(MaxClientRequestBytes(d), (uint64_t(16) << 20) + (1u << 20));
+}
+
+}  // namespace
+}  // namespace bp::board

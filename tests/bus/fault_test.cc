@@ -113,5 +113,41 @@ TEST(FaultTest, StopDropsDelayedFrames) {
   EXPECT_EQ(mesh.handler(2).frame_count(), 0u);
 }
 
+// The delay line is bounded (BusOptions::delay_line_frames / _bytes): what
+// does not fit is dropped at once, counted per link and bus-wide, and the
+// frames that were taken still arrive in order.
+TEST(FaultTest, FullDelayLineDropsAndCounts) {
+  Mesh mesh(Transport::kInproc, 2, [](BusOptions& o) { o.delay_line_frames = 10; });
+  ASSERT_TRUE(mesh.WaitConnected());
+  ASSERT_TRUE(mesh.bus(1).SetLinkFault(2, LinkFault{.delay_us = 1'000'000}).ok());
+  int accepted = 0;
+  for (uint32_t i = 0; i < 50; ++i) accepted += mesh.bus(1).Send(2, Rep(1, i)) ? 1 : 0;
+  EXPECT_EQ(accepted, 10);
+  BusCounters bc = mesh.bus(1).Counters();
+  EXPECT_EQ(bc.delay_line_depth, 10u);
+  EXPECT_GT(bc.delay_line_bytes, 0u);
+  EXPECT_EQ(bc.delay_line_refused, 40u);
+  EXPECT_EQ(bc.dropped, 40u);
+  EXPECT_EQ(mesh.bus(1).Links()[0].dropped_delay_full, 40u);
+  ASSERT_TRUE(mesh.handler(2).WaitFrames(10));
+  auto got = mesh.handler(2).frames();
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i].lsn_offset, i);
+  EXPECT_TRUE(WaitUntil([&] { return mesh.bus(1).Counters().delay_line_depth == 0; }));
+  EXPECT_EQ(mesh.bus(1).Counters().delay_line_bytes, 0u);
+  EXPECT_EQ(mesh.bus(1).Counters().delay_line_peak, 10u);
+}
+
+// The byte bound holds too; an empty line still takes one frame bigger
+// than the bound (a legal frame is never refused forever).
+TEST(FaultTest, DelayLineByteBound) {
+  Mesh mesh(Transport::kInproc, 2, [](BusOptions& o) { o.delay_line_bytes = 1000; });
+  ASSERT_TRUE(mesh.WaitConnected());
+  ASSERT_TRUE(mesh.bus(1).SetLinkFault(2, LinkFault{.delay_us = 200'000}).ok());
+  EXPECT_TRUE(mesh.bus(1).Send(2, Rep(1, 0, 4000)));  // empty line: taken
+  EXPECT_FALSE(mesh.bus(1).Send(2, Rep(1, 1, 64)));   // over the byte bound
+  EXPECT_EQ(mesh.bus(1).Counters().delay_line_refused, 1u);
+  ASSERT_TRUE(mesh.handler(2).WaitFrames(1));
+}
+
 }  // namespace
 }  // namespace bp::bus::testing

@@ -3,9 +3,19 @@
 // speaking bus/schema/client.fbs: one request, one reply, matched by `seq`;
 // subscribers also get RoleEvent frames pushed.
 //
-// Local reads are answered on the server thread (the latency floor of the
-// product); writes and read-your-writes waits run on engine threads and
-// their replies come back through a queue.
+// Local reads on a master are answered on the server thread (the latency
+// floor of the product). The server thread never calls into Berkeley DB on
+// a replica (a replica's internal init locks the API out for the whole
+// init): its reads run on the reader pool, and are refused at once while it
+// is not in sync. Writes and read-your-writes waits run on engine threads;
+// every reply comes back through the bounded outbox.
+//
+// Bounds (status "queues"): the outbox (client_send_queue_limit /
+// client_send_queue_mb), each client's ZeroMQ pipe (kClientPipeHwm), the
+// request size (ZMQ_MAXMSGSIZE = MaxClientRequestBytes), the subscribers
+// (max_subscribers; one whose connection is gone is pruned on the next
+// push, and ZeroMQ heartbeats close connections of peers that vanished),
+// and the reader and waiter pools (kReadQueueLimit each).
 #pragma once
 
 #include <atomic>
@@ -19,6 +29,10 @@
 #include "board/engine.h"
 #include "bp/status.h"
 
+namespace bp::wire {
+struct ClientRequest;
+}
+
 namespace bp::board {
 
 class ClientServer {
@@ -31,14 +45,30 @@ class ClientServer {
   uint64_t requests() const { return requests_.load(); }
   uint64_t malformed() const { return malformed_.load(); }
 
+  // Fixed bounds a user does not reach (README "Bounds").
+  static constexpr int kClientPipeHwm = 10000;       // replies queued in ZeroMQ per client
+  static constexpr size_t kReadQueueLimit = 10000;   // reads waiting for a reader / waiter
+  static constexpr int kHeartbeatIvlMs = 1000;       // ZeroMQ PING to every client
+  static constexpr int kHeartbeatTimeoutMs = 10000;  // no answer: the connection is closed
+
  private:
   ClientServer(Engine* engine, std::shared_ptr<zmq::context_t> context);
   Status Bind(const std::string& endpoint);
   void Loop();
   void Handle(const std::string& identity, const uint8_t* data, size_t size);
-  void Enqueue(std::string identity, std::string payload);  // any thread
+  // Any thread. False when the outbox is full (the reply is dropped and
+  // counted; the client times out and retries).
+  bool Enqueue(std::string identity, std::string payload);
   void DrainOutbox();
+  void SendOne(const std::string& identity, const std::string& payload);
   void OnEvent(const BoardEvent& e);
+  void HandleGet(const std::string& identity, uint64_t seq, const wire::ClientRequest* req);
+  void HandleScan(const std::string& identity, uint64_t seq, const wire::ClientRequest* req);
+  void HandleSubscribe(const std::string& identity, uint64_t seq, bool subscribe);
+  // Runs `read` on `pool`, or replies Busy when its queue is full.
+  void Offload(ThreadPool& pool, const char* what, const std::string& identity, uint64_t seq,
+               std::function<void()> read);
+  nlohmann::json StatusJson();  // the engine's, plus this endpoint's queues
 
   Engine* engine_;
   std::shared_ptr<zmq::context_t> ctx_;
@@ -46,12 +76,21 @@ class ClientServer {
   std::unique_ptr<Sockets> sockets_;
   int wake_fd_ = -1;
   std::mutex out_mu_;
-  std::deque<std::pair<std::string, std::string>> outbox_;
+  std::deque<std::pair<std::string, std::string>> outbox_;  // guarded by out_mu_
+  size_t outbox_bytes_ = 0, outbox_peak_ = 0;                // guarded by out_mu_
+  uint64_t outbox_refused_ = 0;                              // guarded by out_mu_
+  // Server thread: replies ZeroMQ refused (the client's pipe was full, or
+  // the client was gone).
+  std::atomic<uint64_t> send_pipe_full_{0}, send_unreachable_{0};
   std::mutex subs_mu_;
-  std::set<std::string> subscribers_;
+  std::set<std::string> subscribers_;  // guarded by subs_mu_
+  uint64_t subs_refused_ = 0, subs_pruned_ = 0;  // guarded by subs_mu_
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> requests_{0}, malformed_{0};
-  ThreadPool waiters_;  // read-your-writes reads that wait for txn_applied
+  // Reads that may wait (txn_applied, a LINEARIZABLE ack wait, leases).
+  ThreadPool waiters_{QueueLimits{kReadQueueLimit, SIZE_MAX}};
+  // A replica's LOCAL reads and scans (never on the server thread).
+  ThreadPool readers_{QueueLimits{kReadQueueLimit, SIZE_MAX}};
   std::thread thread_;
   std::shared_ptr<std::atomic<bool>> alive_ = std::make_shared<std::atomic<bool>>(true);
 };

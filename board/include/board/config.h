@@ -103,6 +103,28 @@ struct ChassisConfig {
   // master's loss stops writes, and QUORUM needs no ack at all. Refused
   // unless the user accepts that here (a lone board needs no key).
   bool allow_no_failover = false;
+  // Bounds of the board's queues (issue 12). Beyond each, the newcomer is
+  // refused at once and counted in status "queues".
+  // Replication messages waiting for the rep worker, by count and bytes
+  // (bulk frames are up to rep_limit_kb): beyond, a message is dropped and
+  // Berkeley DB re-requests it.
+  uint32_t rep_queue_frames = 100000;
+  uint32_t rep_queue_mb = 64;
+  // Log and page requests of catching-up boards waiting for the serve worker.
+  uint32_t serve_queue_frames = 10000;
+  uint32_t serve_queue_mb = 64;
+  // Writes waiting for a write thread, by count and by bytes of keys and
+  // values: beyond either, a write is refused (Busy).
+  uint32_t write_queue_limit = 4096;
+  uint32_t write_queue_mb = 256;
+  // Replies and events waiting for the client endpoint's thread.
+  uint32_t client_send_queue_limit = 100000;
+  uint32_t client_send_queue_mb = 256;
+  // Role-event subscribers held by the client endpoint.
+  uint32_t max_subscribers = 1024;
+  // Frames held back by an emulated link delay (drills), per board.
+  uint32_t delay_line_frames = 100000;
+  uint32_t delay_line_mb = 256;
 
   std::vector<SlotConfig> boards;
 
@@ -114,6 +136,7 @@ struct ChassisConfig {
   Status Validate() const;
   // The request-id and memory admission keys (part of Validate).
   Status ValidateMemoryKeys() const;
+  Status ValidateQueueBounds() const;  // part of Validate
 };
 
 // Parses a chassis configuration file. Errors name the file, the line and
@@ -125,5 +148,12 @@ Result<ChassisConfig> ParseChassisConfig(const std::string& text, const std::str
 // (the chassis tool's default).
 ChassisConfig MakeLocalChassis(int boards, const std::string& run_dir, uint64_t chassis_id);
 std::string ToToml(const ChassisConfig& config);
+
+// The largest request the client endpoint accepts (ZMQ_MAXMSGSIZE): twice
+// the log buffer (at least 16 MiB) plus 1 MiB of framing, 8x the largest
+// legal write batch (log_buffer_mb / 4 of estimated log), so a batch a
+// little too big still gets its clear TooLarge error; ZeroMQ cuts the
+// connection of a client that sends more (it then sees a timeout).
+uint64_t MaxClientRequestBytes(const ChassisConfig& config);
 
 }  // namespace bp::board

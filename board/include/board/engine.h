@@ -9,7 +9,8 @@
 // Threads (each named after what it does):
 //   bus receive  (owned by the bus) acks, heartbeats and app replies are handled
 //                inline; replication messages are queued for the worker;
-//                forwarded writes are queued for the write pool.
+//                forwarded writes are queued for the write pool (every
+//                queue bounded, refusals counted: status "queues").
 //   rep worker   calls rep_process_message in arrival order (one worker keeps
 //                the order and makes the pre-promotion quiesce trivial).
 //   election     calls rep_elect; never a message thread (the election needs
@@ -97,6 +98,10 @@ struct EngineOptions {
   std::function<void(const std::string&)> log;   // engine log lines (default stderr)
 };
 
+// One queue's figures for status "queues" (status.cc); `keys` names the
+// configuration keys of its limits.
+nlohmann::json QueueJson(const QueueStats& q, std::vector<std::string> keys);
+
 class Engine : private bus::Handler {
  public:
   // Opens the environment, starts the bus and the threads, and calls
@@ -150,6 +155,12 @@ class Engine : private bus::Handler {
   void StepDownForShutdown();
   // Why this board does not call an election now ("" = it may): status.
   std::string ElectionWait();
+  // Whether LOCAL reads may go to Berkeley DB now: a master, or a replica
+  // in sync and not re-initialising (a replica in internal init is locked
+  // out of Berkeley DB and a read would wait for the whole init). Any thread.
+  bool LocalReadsServable() const;
+  // The refusal for a LOCAL read while !LocalReadsServable() (Unavailable).
+  Status NotInSync() const;
 
  private:
   explicit Engine(EngineOptions options);
@@ -279,12 +290,21 @@ class Engine : private bus::Handler {
   std::atomic<bool> rep_started_{false};
   std::atomic<bool> panicked_{false};
 
-  // Replication messages, in arrival order, for the worker.
-  WorkQueue<bus::InFrame> rep_queue_;
+  // Replication messages, in arrival order, for the worker. Bounded by
+  // rep_queue_frames / rep_queue_mb: beyond, a message is dropped (counted;
+  // Berkeley DB re-requests what it misses).
+  WorkQueue<bus::InFrame> rep_queue_{
+      QueueLimits{opts_.config.rep_queue_frames, size_t(opts_.config.rep_queue_mb) << 20}};
   // Requests any board may answer (DB_REP_ANYWHERE: log and page requests of
   // a board catching up or re-initialising) have their own worker, so that
   // serving pages never delays this board's acks of the master's commits.
-  WorkQueue<bus::InFrame> serve_queue_;
+  // Bounded by serve_queue_frames / serve_queue_mb (dropped, re-requested).
+  WorkQueue<bus::InFrame> serve_queue_{
+      QueueLimits{opts_.config.serve_queue_frames, size_t(opts_.config.serve_queue_mb) << 20}};
+  // Bus receive thread: queues a replication frame, or drops and logs it.
+  void QueueRepFrame(WorkQueue<bus::InFrame>& q, const char* which, bus::InFrame&& in);
+  // The refusal of a write that finds write_queue_limit writes waiting.
+  Status WritePoolFull() const;
   // Gates in front of rep_process_message and of application calls into
   // Berkeley DB: closed around every rep_start so that no thread is inside
   // (bdb-base-api.md §3.6: otherwise rep_start sleeps a second, and during a
@@ -369,7 +389,11 @@ class Engine : private bus::Handler {
   bool tick_now_ = false;
   void WakeTicker();
 
-  ThreadPool write_pool_;
+  // Writes waiting for a write thread, at most write_queue_limit and
+  // write_queue_mb of keys and values (OpsBytes).
+  ThreadPool write_pool_{
+      QueueLimits{opts_.config.write_queue_limit, size_t(opts_.config.write_queue_mb) << 20}};
+  static size_t OpsBytes(const std::vector<memenv::BatchOp>& ops);
   std::thread worker_, serve_worker_, election_thread_, ticker_, expirer_;
   // Exactly-once bookkeeping and memory admission (their headers say who
   // calls what on which thread).

@@ -63,6 +63,10 @@ struct BusOptions {
   // process); null = the bus makes its own.
   std::shared_ptr<zmq::context_t> context;
   uint64_t fault_seed = 1;          // seeds the loss PRNG: drills are repeatable
+  // Bound of the emulated delay line (every link of this bus together):
+  // beyond either, a delayed frame is dropped (LinkStats::dropped_delay_full).
+  size_t delay_line_frames = 100000;
+  size_t delay_line_bytes = size_t(256) << 20;
   const Clock* clock = &Clock::Real();
 };
 
@@ -112,6 +116,7 @@ struct LinkStats {
   uint64_t dropped_full = 0;        // queue bound reached
   uint64_t dropped_unconnected = 0; // no connection to the peer
   uint64_t dropped_fault = 0;       // link emulation (loss / partition)
+  uint64_t dropped_delay_full = 0;  // link emulation: the delay line was full
   int64_t last_received_us = 0;
   LinkFault fault;
 };
@@ -125,6 +130,12 @@ struct BusCounters {
   uint64_t wrong_chassis = 0;
   uint64_t wrong_version = 0;
   uint64_t dropped_fault_in = 0;    // cut_in partition on receipt
+  // The emulated delay line: frames and bytes held now, the most held,
+  // and frames refused because it was full (also counted in `dropped`).
+  uint64_t delay_line_depth = 0;
+  uint64_t delay_line_bytes = 0;
+  uint64_t delay_line_peak = 0;
+  uint64_t delay_line_refused = 0;
 };
 
 class Bus {
