@@ -147,8 +147,11 @@ Status RequestIds::ExpireBatch(memenv::Env& env, memenv::Table& reqs, int64_t cu
   bool evict = false;
   auto batch = std::move(*expired);
   const uint64_t held = ids_.load();
-  if (batch.empty() && held > limits_.max_ids) {
-    const uint64_t over = held - limits_.max_ids * 9 / 10;  // hysteresis: down to 90 %
+  // Eviction starts at 90 % of the budget and goes down to 80 %, so the
+  // writes between two passes (100 ms) stay under the budget itself up to
+  // a rate of max_ids / 10 per 100 ms.
+  if (batch.empty() && held > limits_.max_ids * 9 / 10) {
+    const uint64_t over = held - limits_.max_ids * 8 / 10;
     auto oldest = reqs.Scan(FirstIdKey(), "", std::min<uint64_t>(over, kExpireBatch));
     if (!oldest.ok()) return oldest.status();
     batch = std::move(*oldest);
@@ -174,7 +177,7 @@ Status RequestIds::ExpireBatch(memenv::Env& env, memenv::Table& reqs, int64_t cu
     mark_ms_ = std::max(mark_ms_, newest);
     evicted_through_ms_ = mark_ms_;
   }
-  *more = n == kExpireBatch || (evict && ids_.load() > limits_.max_ids * 9 / 10);
+  *more = n == kExpireBatch || (evict && ids_.load() > limits_.max_ids * 8 / 10);
   return Status::Ok();
 }
 
