@@ -62,7 +62,40 @@ void Engine::RefreshMemory(int64_t now_us) {
     memory_.Measure(*env_);
     memory_measured_us_ = now_us;
   }
-  if (role_.load() == Role::kMaster) memory_.UpdateChassis(peers_.Snapshot(now_us));
+  if (role_.load() == Role::kMaster) {
+    memory_.UpdateChassis(peers_.Snapshot(now_us));
+  } else if (!startup_done()) {
+    CheckCacheHoldsChassisData(now_us);
+  }
+}
+
+// A board not yet in sync whose cache cannot hold the data the master
+// reports would panic during its internal init ("unable to allocate space
+// from the buffer cache"): it refuses to join instead (main exits with
+// kExitCacheTooSmall), naming cache_mb. Happens when cache_mb was lowered
+// in the file and this board restarted.
+void Engine::CheckCacheHoldsChassisData(int64_t now_us) {
+  if (!unfit_reason_.empty()) return;
+  const uint64_t cache = memory_.cache_bytes() ? memory_.cache_bytes()
+                                               : uint64_t(opts_.config.cache_mb) << 20;
+  for (const PeerView& p : peers_.Snapshot(now_us)) {
+    if (!p.alive || p.hb.role != wire::Role::Master || p.hb.data_bytes == 0) continue;
+    if (p.hb.data_bytes * 100 <= cache * kJoinCachePct) return;
+    std::lock_guard<std::mutex> l(unfit_mu_);
+    unfit_reason_ = "the chassis holds " + std::to_string(p.hb.data_bytes >> 20) +
+                    " MiB of data (master slot " + std::to_string(p.slot) + "), more than " +
+                    std::to_string(kJoinCachePct) + " % of this board's cache (cache_mb = " +
+                    std::to_string(opts_.config.cache_mb) + "): its re-init would fill the cache "
+                    "and panic; raise cache_mb to at least what the other boards run with";
+    unfit_ = true;
+    Log("refusing to join: " + unfit_reason_);
+    return;
+  }
+}
+
+std::string Engine::UnfitReason() const {
+  std::lock_guard<std::mutex> l(unfit_mu_);
+  return unfit_reason_;
 }
 
 void Engine::WakeTicker() {

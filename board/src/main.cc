@@ -11,7 +11,9 @@
 // file for its whole life (libzmq unlinks an existing ipc socket file
 // before binding, so without it a second board in a slot would silently
 // take over the first one's endpoints). A second board exits with status 3
-// naming the running pid.
+// naming the running pid. A board whose cache cannot hold the data the
+// master reports refuses to join (its re-init would panic) and exits with
+// status 78 naming cache_mb.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/file.h>
@@ -36,6 +38,9 @@ volatile sig_atomic_t g_stop = 0;
 void OnSignal(int) { g_stop = 1; }
 
 constexpr int kExitSlotTaken = 3;
+// This board's cache cannot hold the chassis' data (EX_CONFIG): it refused
+// to join rather than panic in its re-init.
+constexpr int kExitCacheTooSmall = 78;
 
 // The slot's lock file: next to its ipc:// bus socket, else (tcp://, an
 // abstract ipc name) in $TMPDIR or /tmp, named after the chassis and slot.
@@ -138,10 +143,19 @@ int main(int argc, char** argv) {
       code = 70;
       break;
     }
+    if ((*engine)->unfit()) {
+      std::fprintf(stderr, "[board %d] refusing to join: %s\n", slot,
+                   (*engine)->UnfitReason().c_str());
+      code = kExitCacheTooSmall;
+      break;
+    }
   }
-  if (code == 70) {
+  if (code == 70 || code == kExitCacheTooSmall) {
+    // Panicked: the environment is unusable and closing it could hang. Too
+    // small: the board holds nothing yet, and its re-init may be under way
+    // inside Berkeley DB (stopping would wait for it).
     std::fflush(stderr);
-    _exit(code);  // the environment is unusable; closing it could hang
+    _exit(code);
   }
   std::fprintf(stderr, "[board %d] stopping\n", slot);
   (*engine)->StepDownForShutdown();  // a master hands over before the bus stops

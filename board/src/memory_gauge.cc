@@ -52,7 +52,11 @@ void MemoryGauge::UpdateChassis(const std::vector<PeerView>& peers) {
   uint64_t smallest = own_cache, largest = data_bytes_.load();
   int smallest_slot = self_slot_, largest_slot = self_slot_;
   for (const PeerView& p : peers) {
-    if (!p.alive) continue;
+    // A board not in sync yet is not counted: it checks itself whether its
+    // cache holds the data, and refuses to join if not (Engine::
+    // CheckCacheHoldsChassisData); counting it would stop every write while
+    // a board with a small cache starts.
+    if (!p.alive || !p.hb.startup_done) continue;
     if (p.hb.cache_bytes != 0 && p.hb.cache_bytes < smallest) {
       smallest = p.hb.cache_bytes;
       smallest_slot = p.slot;
@@ -81,9 +85,9 @@ Status MemoryGauge::Refusal() {
       "write refused: it would grow the chassis' data (" + Mib(used) + " on slot " +
       std::to_string(largest_data_slot_.load()) + ") past the high-water mark of " +
       Mib(limit_bytes_.load()) + " (cache_high_water_pct = " + std::to_string(high_water_pct_) +
-      " % of the smallest cache, cache_mb = " + std::to_string(smallest_cache_bytes_.load() >> 20) +
-      " on slot " + std::to_string(smallest_cache_slot_.load()) +
-      "); deletes and overwrites that do not grow a value still pass: delete data, or raise "
+      " % of the smallest cache, " + Mib(smallest_cache_bytes_.load()) + " on slot " +
+      std::to_string(smallest_cache_slot_.load()) +
+      ", set by its cache_mb); deletes and overwrites that do not grow a value still pass: delete data, or raise "
       "cache_mb on every board (restarting them one at a time)");
 }
 

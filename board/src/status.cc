@@ -169,6 +169,7 @@ nlohmann::json Engine::StatusJson() {
   }
   j["events"] = evs;
   j["memory"] = memory_.Stats();
+  j["memory"]["refusing_to_join"] = UnfitReason();
   j["requests"] = request_ids_.Stats();
   j["panicked"] = panicked_.load();
   // Every bounded queue: depth, bytes, limits, refused (client_send and

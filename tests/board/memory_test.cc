@@ -232,5 +232,42 @@ TEST(Memory, WritesPastTheHighWaterMarkAreRefusedAndResumeAfterDeletes) {
   }
 }
 
+// Goal: a board whose cache cannot hold the chassis' data (cache_mb lowered
+// in the file, then the board restarted empty) refuses to join with an
+// error naming cache_mb, instead of panicking in its re-init.
+TEST(Memory, BoardWhoseCacheCannotHoldTheDataRefusesToJoin) {
+  ChassisOptions o;
+  o.tweak = [](board::ChassisConfig& cfg) {
+    SmallChassis(cfg);
+    cfg.cache_mb = 32;
+  };
+  LocalChassis c(o);
+  ASSERT_TRUE(c.StartAll().ok());
+  const int m = c.WaitForMaster(kSettleMs);
+  ASSERT_GT(m, 0);
+  ASSERT_EQ(WriteLoad(c, m, 4, 2000, 2000, 6000), 2000u);  // about 16 MiB of pages
+  ASSERT_TRUE(LocalChassis::WaitUntil(
+      [&] { return Field(c.Status(m), "memory", "data_bytes") > (14u << 20); }, kSettleMs));
+  const int victim = m == 3 ? 2 : 3;
+  c.Kill(victim);
+  board::ChassisConfig smaller = c.config();
+  smaller.cache_mb = 8;
+  smaller.log_buffer_mb = 4;
+  {
+    std::ofstream out(c.config_path());
+    out << board::ToToml(smaller);
+  }
+  ASSERT_TRUE(c.Start(victim).ok());
+  ASSERT_TRUE(LocalChassis::WaitUntil([&] { return !c.Running(victim); }, kSettleMs))
+      << c.Logs(victim);
+  const std::string logs = c.Logs(victim);
+  EXPECT_NE(logs.find("refusing to join"), std::string::npos) << logs;
+  EXPECT_NE(logs.find("cache_mb"), std::string::npos);
+  EXPECT_EQ(logs.find("PANIC"), std::string::npos) << logs;
+  EXPECT_EQ(c.ExitStatus(victim), 78);
+  RawWrite after = c.client(m).Put("still", "writable");
+  EXPECT_TRUE(after.status.ok()) << after.status.ToString();
+}
+
 }  // namespace
 }  // namespace bp::testing

@@ -132,8 +132,10 @@ bool LocalChassis::Stop(int slot, int timeout_ms) {
 bool LocalChassis::Running(int slot) {
   auto it = pids_.find(slot);
   if (it == pids_.end() || it->second <= 0) return false;
-  if (waitpid(it->second, nullptr, WNOHANG) == it->second) {
+  int st = 0;
+  if (waitpid(it->second, &st, WNOHANG) == it->second) {
     it->second = 0;
+    exit_status_[slot] = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
     return false;
   }
   return true;

@@ -147,6 +147,10 @@ class Engine : private bus::Handler {
   nlohmann::json Admin(const nlohmann::json& command);
   // True after an environment panic: the process must exit and rejoin empty.
   bool panicked() const { return panicked_.load(); }
+  // True when this board must not join the chassis (its cache cannot hold
+  // the chassis' data); UnfitReason says why. The process exits cleanly.
+  bool unfit() const { return unfit_.load(); }
+  std::string UnfitReason() const;
   // Main thread, on SIGTERM, before the client endpoint and Stop(): a master
   // hands mastership over as a planned switchover (writes in flight finish
   // with their acks, an in-sync replica catches up, it steps down) so that
@@ -254,6 +258,12 @@ class Engine : private bus::Handler {
   static constexpr int64_t kDbSizeEveryUs = 250'000;
   // liveness.cc: memory figures (memory_gauge.h), ticker only.
   void RefreshMemory(int64_t now_us);
+  void CheckCacheHoldsChassisData(int64_t now_us);
+  // A board joins only if the master's data fits this share of its cache.
+  static constexpr uint64_t kJoinCachePct = 90;
+  std::atomic<bool> unfit_{false};
+  mutable std::mutex unfit_mu_;
+  std::string unfit_reason_;  // guarded by unfit_mu_ (written once, by the ticker)
   int64_t memory_measured_us_ = 0;
 
   // service.cc

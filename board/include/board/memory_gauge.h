@@ -7,7 +7,7 @@
 // board measures the bytes its tables hold (pages allocated minus pages on
 // the free list, memenv::Env::OpenTablePages) and its cache size, and sends
 // both in its heartbeat; the master takes the largest data figure and the
-// smallest cache of the live boards and refuses a write that would grow the
+// smallest cache of the live, in-sync boards and refuses a write that would grow the
 // data past cache_high_water_pct of that cache (Status::Full, naming
 // cache_mb). Deletes and overwrites that do not grow a value pass; writes
 // resume once the data shrinks. Between two measurements the bytes of every
