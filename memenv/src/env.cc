@@ -142,6 +142,10 @@ void Env::InvalidateTables() {
   for (const auto& t : tables_) t->MarkStale();
 }
 
+uint64_t Env::EstimateTxnLogBytes(size_t payload_bytes, size_t op_count) {
+  return EstimateLogBytes(payload_bytes, op_count);
+}
+
 Status Env::CheckTxnSize(size_t payload_bytes, size_t op_count) const {
   const uint64_t estimate = EstimateLogBytes(payload_bytes, op_count);
   const size_t limit = options_.EffectiveMaxTxnBytes();

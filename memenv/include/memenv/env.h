@@ -122,6 +122,9 @@ class Env {
   // image of an overwritten value. Txn also applies it to the running total
   // of every transaction, before each write.
   Status CheckTxnSize(size_t payload_bytes, size_t op_count) const;
+  // The log volume a transaction of `op_count` ops and `payload_bytes` of
+  // keys and values is assumed to write (what CheckTxnSize checks).
+  static uint64_t EstimateTxnLogBytes(size_t payload_bytes, size_t op_count);
 
   // Checkpoints now if `force` (txn_checkpoint(0,0,DB_FORCE)); otherwise only
   // if at least checkpoint_kbytes of log were written since the last one.
