@@ -69,6 +69,7 @@ Status Engine::CheckWrite(const std::vector<memenv::BatchOp>& ops) const {
   }
   size_t bytes = 0;
   for (const auto& op : ops) bytes += op.key.size() + op.value.size();
+  BP_RETURN_IF_ERROR(CheckWriteFitsFrame(bytes, ops.size(), c));
   return env_->CheckTxnSize(bytes, ops.size());
 }
 
