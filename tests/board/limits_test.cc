@@ -4,6 +4,7 @@
 // connection to the master and the silence would trigger an election).
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdio>
 #include <thread>
 #include <vector>
@@ -106,6 +107,31 @@ TEST(Limits, EightConcurrentBatchesOfSmallOpsNeverPanicTheMaster) {
   EXPECT_EQ(c.Status(m)["generation"], gen);
   EXPECT_EQ(c.WaitForMaster(kSettleMs), m);
   for (int slot = 1; slot <= 3; ++slot) EXPECT_TRUE(c.Running(slot)) << slot;
+}
+
+// A client-given read timeout is clamped to max_read_timeout_ms: a
+// read-your-writes read for a write that never arrives (a token whose LSN
+// lies far ahead) answers Timeout after the cap, not after the client's hour.
+TEST(Limits, ClientReadTimeoutIsClampedToMaxReadTimeout) {
+  ChassisOptions o;
+  o.tweak = [](board::ChassisConfig& c) { c.max_read_timeout_ms = 300; };
+  LocalChassis c(o);
+  ASSERT_TRUE(c.StartAll().ok());
+  const int m = c.WaitForMaster(kSettleMs);
+  ASSERT_GT(m, 0);
+  const int replica = m == 1 ? 2 : 1;
+  RawWrite w = c.client(m).Put("k", "v");
+  ASSERT_TRUE(w.status.ok()) << w.status.ToString();
+  ASSERT_EQ(w.token.size(), 20u);
+  std::string future = w.token;
+  future[12] = char(0x7f);  // the LSN's file number (big-endian, bytes 12..15): far ahead
+  const auto start = std::chrono::steady_clock::now();
+  // The client asks for an hour; its own wait for the reply is that plus 500 ms.
+  Result<std::string> r = c.client(replica).Get("k", /*kReadYourWrites*/ 1, future, 3600 * 1000);
+  const auto waited = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(r.status().code(), Status::Code::kTimeout) << r.status().ToString();
+  EXPECT_NE(r.status().message().find("after 300 ms"), std::string::npos) << r.status().ToString();
+  EXPECT_LT(waited, std::chrono::seconds(10));
 }
 
 }  // namespace
