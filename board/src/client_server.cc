@@ -296,6 +296,7 @@ void ClientServer::HandleGet(const std::string& identity, uint64_t seq, const wi
   std::string key = Bytes(req->key()), token = Bytes(req->token());
   auto mode = static_cast<ReadMode>(req->mode());
   uint32_t timeout = req->timeout_ms() ? req->timeout_ms() : 1000;
+  timeout = std::min(timeout, engine_->config().max_read_timeout_ms);  // README: clamped
   // Reads that may wait run on the waiter pool, never on this thread
   // (admin commands such as "heal" must still be answered): txn_applied
   // (read-your-writes), the ack wait of a LINEARIZABLE read, and with

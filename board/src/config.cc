@@ -30,6 +30,13 @@ Status ReadUint(const toml::table& t, const char* key, uint32_t* out, const std:
   return Status::Ok();
 }
 
+Status CheckRange(const UintKeyRange& k, uint32_t v, const std::string& where) {
+  if (v >= k.min && v <= k.max) return Status::Ok();
+  return Status::InvalidArgument(where + "'" + k.key + "' = " + std::to_string(v) +
+                                 " is out of range: allowed " + std::to_string(k.min) + " to " +
+                                 std::to_string(k.max) + " (" + k.why + ")");
+}
+
 Status ReadBool(const toml::table& t, const char* key, bool* out, const std::string& src) {
   const toml::node* n = t.get(key);
   if (!n) return Status::Ok();
@@ -60,43 +67,12 @@ Status ReadChassis(const toml::table& c, const std::string& src, ChassisConfig* 
                                         "' is unknown; use strict, failover or preferred");
   }
   uint32_t preferred = 0;
-  BP_RETURN_IF_ERROR(ReadUint(c, "preferred_slot", &preferred, src));
+  BP_RETURN_IF_ERROR(ReadUint(c, "preferred_slot", &preferred, src, 1000));
   cfg->preferred_slot = static_cast<int>(preferred);
-  struct { const char* key; uint32_t* field; } uints[] = {
-      {"ack_timeout_ms", &cfg->ack_timeout_ms},
-      {"heartbeat_interval_ms", &cfg->heartbeat_interval_ms},
-      {"heartbeat_timeout_ms", &cfg->heartbeat_timeout_ms},
-      {"election_timeout_ms", &cfg->election_timeout_ms},
-      {"startup_wait_ms", &cfg->startup_wait_ms},
-      {"flush_interval_ms", &cfg->flush_interval_ms},
-      {"rep_request_min_ms", &cfg->rep_request_min_ms},
-      {"rep_request_max_ms", &cfg->rep_request_max_ms},
-      {"rep_limit_kb", &cfg->rep_limit_kb},
-      {"lease_timeout_ms", &cfg->lease_timeout_ms},
-      {"cache_mb", &cfg->cache_mb},
-      {"log_buffer_mb", &cfg->log_buffer_mb},
-      {"max_key_bytes", &cfg->max_key_bytes},
-      {"max_value_bytes", &cfg->max_value_bytes},
-      {"write_threads", &cfg->write_threads},
-      {"forward_timeout_ms", &cfg->forward_timeout_ms},
-      {"forward_retries", &cfg->forward_retries},
-      {"request_retention_s", &cfg->request_retention_s},
-      {"client_retry_horizon_ms", &cfg->client_retry_horizon_ms},
-      {"request_budget_pct", &cfg->request_budget_pct},
-      {"cache_high_water_pct", &cfg->cache_high_water_pct},
-      {"rep_queue_frames", &cfg->rep_queue_frames},
-      {"rep_queue_mb", &cfg->rep_queue_mb},
-      {"serve_queue_frames", &cfg->serve_queue_frames},
-      {"serve_queue_mb", &cfg->serve_queue_mb},
-      {"write_queue_limit", &cfg->write_queue_limit},
-      {"write_queue_mb", &cfg->write_queue_mb},
-      {"client_send_queue_limit", &cfg->client_send_queue_limit},
-      {"client_send_queue_mb", &cfg->client_send_queue_mb},
-      {"max_subscribers", &cfg->max_subscribers},
-      {"delay_line_frames", &cfg->delay_line_frames},
-      {"delay_line_mb", &cfg->delay_line_mb},
-  };
-  for (auto& u : uints) BP_RETURN_IF_ERROR(ReadUint(c, u.key, u.field, src));
+  for (const UintKeyRange& k : ChassisUintKeys()) {
+    BP_RETURN_IF_ERROR(ReadUint(c, k.key, &(cfg->*k.field), src));
+    BP_RETURN_IF_ERROR(CheckRange(k, cfg->*k.field, At(src, LineOf(c.get(k.key)))));
+  }
   BP_RETURN_IF_ERROR(ReadBool(c, "bulk", &cfg->bulk, src));
   BP_RETURN_IF_ERROR(ReadBool(c, "leases", &cfg->leases, src));
   BP_RETURN_IF_ERROR(ReadBool(c, "allow_no_failover", &cfg->allow_no_failover, src));
@@ -111,7 +87,8 @@ Status ReadChassis(const toml::table& c, const std::string& src, ChassisConfig* 
         "cache_high_water_pct", "allow_no_failover",
         "rep_queue_frames", "rep_queue_mb", "serve_queue_frames", "serve_queue_mb",
         "write_queue_limit", "write_queue_mb", "client_send_queue_limit", "client_send_queue_mb", "max_subscribers",
-        "delay_line_frames", "delay_line_mb"};
+        "delay_line_frames", "delay_line_mb",
+        "log_wait_ms", "max_read_timeout_ms"};
     if (!known.count(std::string(k.str()))) {
       return Status::InvalidArgument(At(src, LineOf(&v)) + "unknown key '" + std::string(k.str()) +
                                      "' in [chassis]; see README 'Configuration' for the keys");
@@ -195,6 +172,12 @@ int ChassisConfig::ElectableCount() const {
 }
 
 Status ChassisConfig::Validate() const {
+  for (const UintKeyRange& k : ChassisUintKeys()) BP_RETURN_IF_ERROR(CheckRange(k, this->*k.field, ""));
+  if (rep_request_min_ms > rep_request_max_ms) {
+    return Status::InvalidArgument("rep_request_min_ms (" + std::to_string(rep_request_min_ms) +
+                                   ") must be at most rep_request_max_ms (" +
+                                   std::to_string(rep_request_max_ms) + ")");
+  }
   if (boards.empty()) {
     return Status::InvalidArgument("no [[board]] entries; declare one [[board]] table per slot");
   }
@@ -443,7 +426,9 @@ std::string ToToml(const ChassisConfig& c) {
     << "client_send_queue_mb = " << c.client_send_queue_mb << "\n"
     << "max_subscribers = " << c.max_subscribers << "\n"
     << "delay_line_frames = " << c.delay_line_frames << "\n"
-    << "delay_line_mb = " << c.delay_line_mb << "\n";
+    << "delay_line_mb = " << c.delay_line_mb << "\n"
+    << "log_wait_ms = " << c.log_wait_ms << "\n"
+    << "max_read_timeout_ms = " << c.max_read_timeout_ms << "\n";
   if (c.allow_no_failover) o << "allow_no_failover = true\n";
   for (const auto& b : c.boards) {
     o << "\n[[board]]\n"
@@ -459,6 +444,57 @@ std::string ToToml(const ChassisConfig& c) {
 uint64_t MaxClientRequestBytes(const ChassisConfig& c) {
   const uint64_t twice_log = uint64_t(c.log_buffer_mb) << 21;
   return std::max<uint64_t>(twice_log, uint64_t(16) << 20) + (uint64_t(1) << 20);
+}
+
+// Millisecond keys stay far below 2^32 / 1000 (4,294,967 ms): every one is
+// converted to microseconds somewhere, often in 32 bits (Berkeley DB's
+// db_timeout_t). Sizes stay below what their conversions to bytes hold.
+const std::vector<UintKeyRange>& ChassisUintKeys() {
+  using C = ChassisConfig;
+  static const std::vector<UintKeyRange> keys = {
+      {"ack_timeout_ms", &C::ack_timeout_ms, 1, 60000, "a PERM send waits this long for acks"},
+      {"heartbeat_interval_ms", &C::heartbeat_interval_ms, 1, 10000, "heartbeat period"},
+      {"heartbeat_timeout_ms", &C::heartbeat_timeout_ms, 2, 60000, "silence before an election"},
+      {"election_timeout_ms", &C::election_timeout_ms, 1, 60000, "DB_REP_ELECTION_TIMEOUT"},
+      {"startup_wait_ms", &C::startup_wait_ms, 0, 600000, "wait for a master after start"},
+      {"flush_interval_ms", &C::flush_interval_ms, 1, 60000, "master rep_flush period"},
+      {"rep_request_min_ms", &C::rep_request_min_ms, 1, 60000, "rep_set_request, in microseconds"},
+      {"rep_request_max_ms", &C::rep_request_max_ms, 1, 600000, "rep_set_request, in microseconds"},
+      {"rep_limit_kb", &C::rep_limit_kb, 1, 8192,
+       "one replication reply must fit a 16 MiB bus frame with room to spare"},
+      {"lease_timeout_ms", &C::lease_timeout_ms, 1, 60000, "DB_REP_LEASE_TIMEOUT"},
+      {"cache_mb", &C::cache_mb, 2, 1048576, "the cache holds all data; at most 1 TiB"},
+      {"log_buffer_mb", &C::log_buffer_mb, 1, 4095,
+       "Berkeley DB takes the log ring size in 32 bits"},
+      {"max_key_bytes", &C::max_key_bytes, 1, 65536, "keys of at most 64 KiB"},
+      {"max_value_bytes", &C::max_value_bytes, 1, 8u << 20,
+       "a value must fit a 16 MiB bus frame with room to spare"},
+      {"write_threads", &C::write_threads, 1, 256, "threads serving writes on the master"},
+      {"forward_timeout_ms", &C::forward_timeout_ms, 1, 600000, "a forwarded write's deadline"},
+      {"forward_retries", &C::forward_retries, 0, 100, "re-sends of a forwarded write"},
+      {"log_wait_ms", &C::log_wait_ms, 0, 60000, "wait for room in the log budget"},
+      {"max_read_timeout_ms", &C::max_read_timeout_ms, 1, 600000,
+       "longest wait of a read, whatever the client asks"},
+      {"request_retention_s", &C::request_retention_s, 1, 604800,
+       "a week at most; also at least twice the retry horizon"},
+      {"client_retry_horizon_ms", &C::client_retry_horizon_ms, 0, 3600000,
+       "the longest a client retries one write"},
+      {"request_budget_pct", &C::request_budget_pct, 1, 50, "% of cache_mb for request ids"},
+      {"cache_high_water_pct", &C::cache_high_water_pct, 10, 95,
+       "% of the smallest cache the data may fill"},
+      {"rep_queue_frames", &C::rep_queue_frames, 1, 10000000, "queued replication messages"},
+      {"rep_queue_mb", &C::rep_queue_mb, 1, 65536, "queued replication messages, MiB"},
+      {"serve_queue_frames", &C::serve_queue_frames, 1, 10000000, "queued log/page requests"},
+      {"serve_queue_mb", &C::serve_queue_mb, 1, 65536, "queued log/page requests, MiB"},
+      {"write_queue_limit", &C::write_queue_limit, 1, 1000000, "writes waiting for a thread"},
+      {"write_queue_mb", &C::write_queue_mb, 1, 65536, "writes waiting for a thread, MiB"},
+      {"client_send_queue_limit", &C::client_send_queue_limit, 1, 10000000, "queued replies"},
+      {"client_send_queue_mb", &C::client_send_queue_mb, 1, 65536, "queued replies, MiB"},
+      {"max_subscribers", &C::max_subscribers, 1, 100000, "role-event subscribers"},
+      {"delay_line_frames", &C::delay_line_frames, 1, 10000000, "frames held by a link delay"},
+      {"delay_line_mb", &C::delay_line_mb, 1, 65536, "frames held by a link delay, MiB"},
+  };
+  return keys;
 }
 
 }  // namespace bp::board

@@ -80,6 +80,7 @@ Status Engine::Open() {
   eo.home = opts_.home;
   eo.cache_bytes = size_t(c.cache_mb) << 20;
   eo.log_buffer_bytes = size_t(c.log_buffer_mb) << 20;
+  eo.log_wait_ms = c.log_wait_ms;
   eo.on_bdb_message = [this](const std::string& m) { Log("bdb: " + m); };
   eo.before_open = [this](__db_env* env) { return ConfigureReplication(env); };
   // With leases the write path checks mastership before committing

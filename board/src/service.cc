@@ -80,6 +80,7 @@ Status Engine::CheckWrite(const std::vector<memenv::BatchOp>& ops) const {
   }
   size_t bytes = 0;
   for (const auto& op : ops) bytes += op.key.size() + op.value.size();
+  BP_RETURN_IF_ERROR(CheckWriteFitsFrame(bytes, ops.size(), c));
   return env_->CheckTxnSize(bytes, ops.size());
 }
 
@@ -132,9 +133,15 @@ WriteResult Engine::Write(const std::vector<memenv::BatchOp>& ops, RequestId id,
   std::memset(&token, 0, sizeof token);
   ThisThreadPermOutcome() = PermOutcome{};
   RequestIds::Claim claim = RequestIds::Claim::kNone;
+  // The log budget is reserved up front (ops, the id record, and a read of
+  // the old value per put when over the memory mark), so a write never
+  // re-runs for room in the log ring.
+  size_t payload = 16 + 8;
+  for (const auto& op : ops) payload += op.key.size() + op.value.size();
   r.status = env_->WithTxn(
       [&](memenv::Txn& t) { return ApplyInTxn(t, *data, *reqs, ops, id, forwarded, fits, &claim); },
-      [&](DB_TXN* txn) { txn->set_commit_token(txn, &token); });
+      [&](DB_TXN* txn) { txn->set_commit_token(txn, &token); },
+      memenv::Env::EstimateTxnLogBytes(payload, ops.size() + 1));
   if (r.status.ok()) {
     request_ids_.Committed(claim);
     r.duplicate = claim == RequestIds::Claim::kDuplicate;

@@ -145,7 +145,13 @@ nlohmann::json Engine::StatusJson() {
               {"since_checkpoint_bytes", es.log_since_checkpoint_bytes},
               {"since_checkpoint_max_bytes", es.log_since_checkpoint_max_bytes},
               {"checkpoints", es.checkpoints},
-              {"last_checkpoint_unix_ms", es.last_checkpoint_unix_ms}};
+              {"last_checkpoint_unix_ms", es.last_checkpoint_unix_ms},
+              {"in_flight_share_bytes", es.log_in_flight_share_bytes},
+              {"in_flight_bytes", es.log_in_flight_bytes},
+              {"in_flight_max_bytes", es.log_in_flight_max_bytes},
+              {"budget_waits", es.log_budget_waits},
+              {"budget_refused", es.log_budget_refused},
+              {"budget_reruns", es.log_budget_reruns}};
   bus::BusCounters bc = bus_->Counters();
   json links = json::array();
   for (const auto& l : bus_->Links()) links.push_back(LinkJson(l));

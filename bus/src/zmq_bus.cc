@@ -33,9 +33,9 @@ namespace {
 // Per-sender receive queue. Large so bursts from a peer are absorbed here
 // rather than refused at the sender (where they would drop as "full").
 constexpr int kInboxHwmFrames = 100'000;
-// Largest frame accepted: a 1 MB bulk buffer or page plus its envelope, with
-// room to spare. A bigger message is garbage and ZeroMQ drops the connection.
-constexpr int64_t kMaxFrameBytes = 16 << 20;
+// Largest frame accepted (bus::kMaxFrameBytes, frames.h): a 1 MB bulk
+// buffer or page plus its envelope, with room to spare. A bigger message is
+// garbage and ZeroMQ drops the connection.
 // Frames delivered per poll round before the monitors are looked at again.
 constexpr int kMaxFramesPerRound = 1024;
 // Index of the fixed entries of the receive thread's poll set.

@@ -8,6 +8,7 @@
 #include <cstdlib>
 
 #include "db_error.h"
+#include "log_budget.h"
 #include "memenv/env.h"
 
 namespace bp::memenv {
@@ -128,6 +129,13 @@ EnvStats Env::Stats() const {
   }
   st.log_since_checkpoint_max_bytes =
       std::max<uint64_t>(ckpt_lag_max_, st.log_since_checkpoint_bytes);
+  const LogBudgetStats budget = log_budget_->Stats();
+  st.log_in_flight_share_bytes = budget.share_bytes;
+  st.log_in_flight_bytes = budget.in_flight_bytes;
+  st.log_in_flight_max_bytes = budget.in_flight_max_bytes;
+  st.log_budget_waits = budget.waits;
+  st.log_budget_refused = budget.refused;
+  st.log_budget_reruns = budget.reruns;
   return st;
 }
 

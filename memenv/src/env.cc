@@ -11,6 +11,7 @@
 #include "estimate.h"
 #include "format.h"
 #include "home.h"
+#include "log_budget.h"
 #include "messages.h"
 
 namespace bp::memenv {
@@ -55,6 +56,9 @@ Status Env::OpenImpl() {
     return Status::Internal("Berkeley DB created '" + files.front() + "' in home " + options_.home +
                             ": the in-memory configuration is broken");
   }
+  log_budget_ = std::make_unique<LogBudget>(options_.EffectiveLogInFlightBytes(),
+                                            std::chrono::milliseconds(options_.log_wait_ms),
+                                            [this] { return LogEndBytes(); });
   if (options_.run_checkpointer) checkpointer_ = std::thread([this] { CheckpointLoop(); });
   return Status::Ok();
 }
@@ -182,6 +186,10 @@ void Env::InvalidateTables() {
   for (const auto& t : tables_) t->MarkStale();
 }
 
+uint64_t Env::EstimateTxnLogBytes(size_t payload_bytes, size_t op_count) {
+  return EstimateLogBytes(payload_bytes, op_count);
+}
+
 Status Env::CheckTxnSize(size_t payload_bytes, size_t op_count) const {
   const uint64_t estimate = EstimateLogBytes(payload_bytes, op_count);
   const size_t limit = options_.EffectiveMaxTxnBytes();
@@ -194,7 +202,15 @@ Status Env::CheckTxnSize(size_t payload_bytes, size_t op_count) const {
                           std::to_string(op_count) + " ops, " + FormatBytes(payload_bytes) +
                           " of keys and values) exceeds the " + FormatBytes(limit) +
                           " transaction limit " + origin +
-                          "; raise log_buffer_bytes or split the batch");
+                          "; raise log_buffer_mb (log_buffer_bytes) or split the batch");
+}
+
+uint64_t Env::LogEndBytes() const {
+  DB_LOG_STAT* st = nullptr;
+  if (env_->log_stat(env_, &st, 0) != 0) return 0;
+  const uint64_t end = uint64_t{st->st_cur_file} * st->st_lg_size + st->st_cur_offset;
+  std::free(st);
+  return end;
 }
 
 bool Env::IsReplica() const {

@@ -59,6 +59,14 @@ Status ValidateRing(const EnvOptions& o) {
                       ") can fill it and panic a master; lower it or use 0 to derive "
                       "log_buffer_bytes/4");
   }
+  if (o.EffectiveLogInFlightBytes() < o.EffectiveMaxTxnBytes() ||
+      o.EffectiveLogInFlightBytes() > o.log_buffer_bytes * 3 / 4) {
+    return Refuse("log_in_flight_bytes", FormatBytes(o.log_in_flight_bytes),
+                  "must be between the largest transaction (" +
+                      FormatBytes(o.EffectiveMaxTxnBytes()) + ") and 3/4 of log_buffer_bytes (" +
+                      FormatBytes(o.log_buffer_bytes * 3 / 4) +
+                      "); use 0 to derive log_buffer_bytes/2");
+  }
   if (o.run_checkpointer && o.checkpoint_poll_ms == 0) {
     return Refuse("checkpoint_poll_ms", "0", "the checkpointer would spin; use e.g. 20");
   }
@@ -94,6 +102,10 @@ uint32_t EnvOptions::EffectiveCheckpointKbytes() const {
 
 size_t EnvOptions::EffectiveMaxTxnBytes() const {
   return max_txn_bytes != 0 ? max_txn_bytes : log_buffer_bytes / 4;
+}
+
+size_t EnvOptions::EffectiveLogInFlightBytes() const {
+  return log_in_flight_bytes != 0 ? log_in_flight_bytes : log_buffer_bytes / 2;
 }
 
 Status EnvOptions::Validate() const {

@@ -4,6 +4,7 @@
 
 #include "db_error.h"
 #include "dbt.h"
+#include "estimate.h"
 #include "memenv/env.h"
 
 namespace bp::memenv {
@@ -120,15 +121,17 @@ Status Table::ApplyBatch(const std::vector<BatchOp>& ops) {
   for (const BatchOp& op : ops) payload += op.key.size() + op.value.size();
   // Refused before the transaction starts: nothing is written.
   BP_RETURN_IF_ERROR(env_->CheckTxnSize(payload, ops.size()));
-  return env_->WithTxn([&](Txn& txn) {
-    for (const BatchOp& op : ops) {
-      Status s = op.kind == BatchOp::Kind::kPut ? txn.Put(*this, op.key, op.value)
-                                                : txn.Delete(*this, op.key);
-      // Deleting an absent key is no reason to drop the rest of the batch.
-      if (!s.ok() && !(s.IsNotFound() && op.kind == BatchOp::Kind::kDelete)) return s;
-    }
-    return Status::Ok();
-  });
+  return env_->WithTxn(
+      [&](Txn& txn) {
+        for (const BatchOp& op : ops) {
+          Status s = op.kind == BatchOp::Kind::kPut ? txn.Put(*this, op.key, op.value)
+                                                    : txn.Delete(*this, op.key);
+          // Deleting an absent key is no reason to drop the rest of the batch.
+          if (!s.ok() && !(s.IsNotFound() && op.kind == BatchOp::Kind::kDelete)) return s;
+        }
+        return Status::Ok();
+      },
+      nullptr, EstimateLogBytes(payload, ops.size()));
 }
 
 Result<uint64_t> Table::Count() {

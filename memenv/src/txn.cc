@@ -11,6 +11,7 @@
 #include "db_error.h"
 #include "dbt.h"
 #include "estimate.h"
+#include "log_budget.h"
 #include "memenv/env.h"
 
 namespace bp::memenv {
@@ -18,16 +19,26 @@ namespace bp::memenv {
 Txn::~Txn() { Abort(); }
 
 void Txn::Abort() {
-  if (txn_ == nullptr) return;
-  (void)txn_->abort(txn_);  // frees the handle whatever it returns
-  txn_ = nullptr;
+  if (txn_ != nullptr) {
+    (void)txn_->abort(txn_);  // frees the handle whatever it returns
+    txn_ = nullptr;
+  }
+  ReleaseReservation();  // after the abort's own log records
 }
 
 Status Txn::Commit() {
   DB_TXN* txn = txn_;
   txn_ = nullptr;  // commit frees the handle even when it fails
   const int ret = txn->commit(txn, 0);
+  ReleaseReservation();  // the commit record is written: nothing more of it
   return FromDb(ret, "DB_TXN->commit", ret == EINVAL && env_->IsReplica());
+}
+
+void Txn::ReleaseReservation() {
+  if (budget_id_ == 0) return;
+  env_->log_budget_->Release(budget_id_);
+  budget_id_ = 0;
+  reserved_bytes_ = 0;
 }
 
 Result<DB*> Txn::Use(Table& table) {
@@ -57,9 +68,38 @@ Status Txn::Check(int ret, std::string_view what, Table& table, DB* db, bool wri
 // before it reaches the log: on a master a full log ring is a panic.
 Status Txn::Account(size_t payload_bytes) {
   BP_RETURN_IF_ERROR(env_->CheckTxnSize(payload_bytes_ + payload_bytes, op_count_ + 1));
+  const uint64_t need = EstimateLogBytes(payload_bytes_ + payload_bytes, op_count_ + 1);
+  if (need > reserved_bytes_) BP_RETURN_IF_ERROR(Reserve(need));
   payload_bytes_ += payload_bytes;
   ++op_count_;
   return Status::Ok();
+}
+
+// Grows by doubling (a few budget look-ups per transaction, not one per op),
+// never past the transaction limit. Only where this env writes its own log
+// (the checkpoint gate: standalone or master); log_stat would block in a
+// replica's lockout, and a replica refuses the write anyway.
+Status Txn::Reserve(uint64_t need) {
+  if (!env_->GateOpen()) return Status::Ok();
+  const uint64_t limit = env_->options_.EffectiveMaxTxnBytes();
+  const uint64_t want = std::min<uint64_t>(std::max(need, 2 * reserved_bytes_), limit);
+  LogBudget& budget = *env_->log_budget_;
+  bool granted = false;
+  if (budget_id_ == 0) {
+    budget_id_ = budget.TryAdmit(want);
+    granted = budget_id_ != 0;
+  } else {
+    granted = budget.TryGrow(budget_id_, EstimatedLogBytes(), want);
+  }
+  if (granted) {
+    reserved_bytes_ = want;
+    return Status::Ok();
+  }
+  // Waiting here would hold page locks others may need: re-run instead,
+  // reserving before the transaction begins (RunTxn).
+  must_retry_ = true;
+  budget_rerun_bytes_ = std::min<uint64_t>(std::max<uint64_t>(4 * need, 64 << 10), limit);
+  return Status::Busy("log budget full: the transaction is re-run with a larger reservation");
 }
 
 uint64_t Txn::EstimatedLogBytes() const { return EstimateLogBytes(payload_bytes_, op_count_); }
@@ -127,18 +167,36 @@ Result<std::string> Txn::Get(Table& table, std::string_view key) {
 }
 
 Status Env::WithTxn(const std::function<Status(Txn&)>& body,
-                    const std::function<void(__db_txn*)>& before_commit) {
+                    const std::function<void(__db_txn*)>& before_commit,
+                    uint64_t expected_log_bytes) {
   return RunTxn(options_.commits_ignore_leases ? DB_IGNORE_LEASE : 0, body, before_commit,
-                /*writes=*/true);
+                /*writes=*/true, expected_log_bytes);
 }
 
 Status Env::RunTxn(uint32_t begin_flags, const std::function<Status(Txn&)>& body,
-                   const std::function<void(__db_txn*)>& before_commit, bool writes) {
+                   const std::function<void(__db_txn*)>& before_commit, bool writes,
+                   uint64_t expected_log_bytes) {
+  // Each budget re-run reserves more (at most the transaction limit): two
+  // are enough; the third reserves the limit itself.
+  constexpr int kBudgetReruns = 3;
+  uint64_t reserve = std::min<uint64_t>(expected_log_bytes, options_.EffectiveMaxTxnBytes());
+  int budget_reruns = 0;
   for (int attempt = 0;; ++attempt) {
+    uint64_t budget_id = 0;
+    if (reserve > 0 && GateOpen()) {
+      Result<uint64_t> admitted = log_budget_->Admit(reserve);
+      if (!admitted.ok()) return admitted.status();
+      budget_id = *admitted;
+    }
     DB_TXN* raw = nullptr;
     const int ret = env_->txn_begin(env_, nullptr, &raw, begin_flags);
-    if (ret != 0) return FromDb(ret, "DB_ENV->txn_begin");
+    if (ret != 0) {
+      if (budget_id != 0) log_budget_->Release(budget_id);
+      return FromDb(ret, "DB_ENV->txn_begin");
+    }
     Txn txn(this, raw);
+    txn.budget_id_ = budget_id;
+    txn.reserved_bytes_ = budget_id != 0 ? reserve : 0;
     Status s = body(txn);
     if (s.ok() && !txn.must_retry_) {
       if (before_commit) before_commit(raw);
@@ -154,6 +212,16 @@ Status Env::RunTxn(uint32_t begin_flags, const std::function<Status(Txn&)>& body
     ++aborts_;
     // The body may have swallowed or rewrapped the error; the Txn knows.
     if (!txn.must_retry_) return s;
+    if (txn.budget_rerun_bytes_ != 0 && budget_reruns < kBudgetReruns) {
+      ++budget_reruns;
+      log_budget_->NoteRerun();
+      reserve = budget_reruns == kBudgetReruns
+                    ? options_.EffectiveMaxTxnBytes()
+                    : std::max(reserve * 4, txn.budget_rerun_bytes_);
+      reserve = std::min<uint64_t>(reserve, options_.EffectiveMaxTxnBytes());
+      --attempt;  // not a deadlock: does not use up deadlock_retries
+      continue;
+    }
     if (attempt >= options_.deadlock_retries) {
       if (!txn.deadlocked_) return s;  // the handle stays dead: Unavailable
       return Status::Busy(

@@ -207,3 +207,100 @@ TEST(ChassisConfig, QueueBoundsParseRoundTripAndValidate) {
 
 }  // namespace
 }  // namespace bp::board
+
+namespace bp::board {
+namespace {
+
+// Issue 12: every numeric [chassis] key has a documented range; values
+// outside it (2^32-1, 0 where 0 is meaningless) are refused naming the key
+// and the range, never wrapped (forward_retries + 1 == 0 divided by zero,
+// ms * 1000 overflowed 32 bits).
+std::string OneBoard(const std::string& chassis) {
+  return "[chassis]\n" + chassis + "\n[[board]]\nslot = 1\nendpoint = \"ipc:///tmp/r1\"\n";
+}
+
+TEST(ChassisConfigRanges, EveryNumericKeyRefusesValuesOutsideItsRange) {
+  for (const UintKeyRange& k : ChassisUintKeys()) {
+    std::vector<uint64_t> bad = {4294967295ull};
+    if (k.max < 4294967295u) bad.push_back(uint64_t(k.max) + 1);
+    if (k.min > 0) bad.push_back(0);
+    for (uint64_t v : bad) {
+      auto c = ParseChassisConfig(OneBoard(std::string(k.key) + " = " + std::to_string(v)), "r.toml");
+      ASSERT_FALSE(c.ok()) << k.key << " = " << v;
+      const std::string& m = c.status().message();
+      EXPECT_NE(m.find("r.toml:2: '" + std::string(k.key) + "' = " + std::to_string(v)),
+                std::string::npos) << m;
+      EXPECT_NE(m.find("allowed " + std::to_string(k.min) + " to " + std::to_string(k.max)),
+                std::string::npos) << m;
+    }
+  }
+}
+
+TEST(ChassisConfigRanges, BoundsThemselvesAreInRange) {
+  for (const UintKeyRange& k : ChassisUintKeys()) {
+    for (uint32_t v : {k.min, k.max}) {
+      auto c = ParseChassisConfig(OneBoard(std::string(k.key) + " = " + std::to_string(v)), "r.toml");
+      // Another key's constraint may refuse it (cache_mb >= 2 x log_buffer_mb, ...); the range not.
+      if (!c.ok()) {
+        EXPECT_EQ(c.status().message().find("out of range"), std::string::npos)
+            << k.key << " = " << v << ": " << c.status().message();
+      }
+    }
+  }
+}
+
+TEST(ChassisConfigRanges, ZeroForwardRetriesIsAllowedAndDoesNotWrap) {
+  auto c = ParseChassisConfig(OneBoard("forward_retries = 0\nstartup_wait_ms = 0\nlog_wait_ms = 0"),
+                              "r.toml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->forward_retries, 0u);
+  EXPECT_EQ(c->forward_retries + 1, 1u);  // RetryForwards divides by it
+}
+
+TEST(ChassisConfigRanges, ValidateChecksConfigsBuiltInCode) {
+  ChassisConfig c = MakeLocalChassis(3, "/tmp/rv", 1);
+  ASSERT_TRUE(c.Validate().ok());
+  c.forward_retries = UINT32_MAX;
+  Status s = c.Validate();
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("'forward_retries' = 4294967295 is out of range: allowed 0 to 100"),
+            std::string::npos) << s.message();
+  c.forward_retries = 5;
+  c.write_threads = 100000;
+  EXPECT_NE(c.Validate().message().find("write_threads"), std::string::npos);
+  c.write_threads = 16;
+  c.election_timeout_ms = 5000000;  // * 1000 overflows 32 bits
+  EXPECT_NE(c.Validate().message().find("election_timeout_ms"), std::string::npos);
+  c.election_timeout_ms = 50;
+  c.rep_request_min_ms = 200;  // above rep_request_max_ms (128)
+  EXPECT_NE(c.Validate().message().find("rep_request_min_ms"), std::string::npos);
+}
+
+TEST(ChassisConfigRanges, NewKeysRoundTripThroughToml) {
+  ChassisConfig c = MakeLocalChassis(3, "/tmp/rt2", 1);
+  c.log_wait_ms = 250;
+  c.max_read_timeout_ms = 3000;
+  c.forward_retries = 0;
+  auto back = ParseChassisConfig(ToToml(c), "rt.toml");
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->log_wait_ms, 250u);
+  EXPECT_EQ(back->max_read_timeout_ms, 3000u);
+  EXPECT_EQ(back->forward_retries, 0u);
+}
+
+// The write-size check agrees with the bus frame limit.
+TEST(WriteLimits, AWriteLargerThanABusFrameIsRefusedNamingTheLimit) {
+  ChassisConfig c = MakeLocalChassis(3, "/tmp/wl", 1);
+  c.log_buffer_mb = 256;
+  EXPECT_TRUE(CheckWriteFitsFrame(1 << 20, 100, c).ok());
+  EXPECT_TRUE(CheckWriteFitsFrame(MaxWriteFrameBytes() - EncodedWriteBytes(0, 10), 10, c).ok());
+  Status s = CheckWriteFitsFrame(17u << 20, 17, c);
+  EXPECT_EQ(s.code(), Status::Code::kTooLarge);
+  EXPECT_NE(s.message().find("bus frame limit is 16.0 MiB"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("log_buffer_mb = 256"), std::string::npos) << s.message();
+  // Many small ops: the per-op encoding counts too.
+  EXPECT_FALSE(CheckWriteFitsFrame(8u << 20, 200000, c).ok());
+}
+
+}  // namespace
+}  // namespace bp::board

@@ -98,12 +98,13 @@ TEST(LoadTest, LogRingRecyclesUnderSustainedWritesWithBoundedMemory) {
       << "RSS grew by " << (rss_after - rss_before) / 1048576.0 << " MiB";
 }
 
-// A transaction left open pins the ring: once the others have written a
-// ring's worth of log they get DB_LOG_BUFFER_FULL (TooLarge). In a standalone
-// env (and on a replica) that is an error, not a panic: the env stays usable.
-// On a master it would panic, which is why transaction size is bounded.
+// A transaction left open pins the ring: once the others have written
+// half a ring of log (log_in_flight_bytes) the log budget refuses them with
+// Busy after log_wait_ms, before the ring is full (DB_LOG_BUFFER_FULL would
+// panic a master); the env stays usable.
 TEST(LoadTest, OpenTransactionPinningTheRingFailsOthersWithoutPanic) {
   EnvOptions o = testing::SmallOptions();
+  o.log_wait_ms = 20;
   auto env = testing::OpenOrDie(o);
   ASSERT_NE(env, nullptr);
   Table* table = env->OpenTable("pin", true).value();
@@ -123,8 +124,10 @@ TEST(LoadTest, OpenTransactionPinningTheRingFailsOthersWithoutPanic) {
   Status s;
   int n = 0;
   for (; n < 10000 && s.ok(); ++n) s = table->Put(Key(n % 100), std::string(1000, 'a' + n % 26));
-  EXPECT_EQ(s.code(), Status::Code::kTooLarge) << s.ToString();
-  EXPECT_NE(s.message().find("spans the in-memory log ring"), std::string::npos) << s.ToString();
+  EXPECT_EQ(s.code(), Status::Code::kBusy) << s.ToString();
+  EXPECT_NE(s.message().find("the log ring is busy"), std::string::npos) << s.ToString();
+  EXPECT_NE(s.message().find("log_buffer_mb"), std::string::npos) << s.ToString();
+  EXPECT_EQ(env->Stats().log_budget_refused, 1u);
   release.set_value();
   holder.join();
   EXPECT_TRUE(table->Put("after", "ok").ok());

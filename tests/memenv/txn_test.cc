@@ -90,10 +90,10 @@ TEST_F(TxnTest, OversizedBatchIsRefusedBeforeAnyWrite) {
   Status s = table_->ApplyBatch(ops);
   ASSERT_EQ(s.code(), Status::Code::kTooLarge) << s.ToString();
   EXPECT_NE(s.message().find("exceeds the 4 MiB transaction limit derived from log_buffer=16 MiB; "
-                             "raise log_buffer_bytes or split the batch"),
+                             "raise log_buffer_mb (log_buffer_bytes) or split the batch"),
             std::string::npos)
       << s.message();
-  EXPECT_NE(s.message().find("batch of 8.8 MiB"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("batch of 9.4 MiB"), std::string::npos) << s.message();
   EXPECT_EQ(table_->Count().value(), 0u);
   EXPECT_EQ(env_->Stats().commits, 0u);
 }

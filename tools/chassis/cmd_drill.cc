@@ -171,7 +171,8 @@ void RegisterDrill(CLI::App& app, int* exit_code) {
                   "board's memory (RSS, data bytes, request ids) checked between rounds")
       ->capture_default_str();
   sub->add_option("--timeout-s", o->timeout_s, "bound on each wait inside a round")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(1, 86400));  // * 1000 must stay within an int of ms
   AddCheckOptions(sub, o->drill);
   sub->add_option("--check-read-mode", o->check_read_mode,
                   "read mode of the recorded gets: linearizable | local | ryw (local and ryw "

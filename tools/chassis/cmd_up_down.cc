@@ -196,7 +196,8 @@ void RegisterUp(CLI::App& app, int* exit_code) {
                   "none|one|one_peer|quorum|all_available|all (default: the config's, quorum)");
   sub->add_option("--board-exe", o->board_exe, "the board binary (default: next to chassis)");
   sub->add_option("--timeout-s", o->timeout_s, "wait this long for a master and sync")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(1, 86400));  // * 1000 must stay within an int of ms
   sub->add_flag("--leases", o->leases,
                 "turn on master leases (leases = true in the generated or copied config)");
   sub->add_option("--lease-timeout-ms", o->lease_timeout_ms,

@@ -125,6 +125,14 @@ struct ChassisConfig {
   // Frames held back by an emulated link delay (drills), per board.
   uint32_t delay_line_frames = 100000;
   uint32_t delay_line_mb = 256;
+  // Longest a transaction waits for room in the master's log budget (the
+  // log volume all writers in flight may span: half the ring) before it is
+  // refused with Busy (memenv EnvOptions.log_wait_ms).
+  uint32_t log_wait_ms = 1000;
+  // Longest a read waits (read-your-writes, LINEARIZABLE), whatever the
+  // client asks: a longer client timeout is clamped to this, so a waiter
+  // thread is never pinned for long.
+  uint32_t max_read_timeout_ms = 10000;
 
   std::vector<SlotConfig> boards;
 
@@ -138,6 +146,27 @@ struct ChassisConfig {
   Status ValidateMemoryKeys() const;
   Status ValidateQueueBounds() const;  // part of Validate
 };
+
+// The allowed range of every numeric [chassis] key (README "Configuration"):
+// parsing and Validate() refuse a value outside it with a message naming
+// the key, the value and the range.
+struct UintKeyRange {
+  const char* key;
+  uint32_t ChassisConfig::*field;
+  uint32_t min;
+  uint32_t max;
+  const char* why;  // what the bound protects
+};
+const std::vector<UintKeyRange>& ChassisUintKeys();
+
+// The largest bus frame (bus::kMaxFrameBytes) less the envelope, and the
+// bound on a write's encoded size as a forwarded AppRequest: a write that
+// does not fit one frame would break the replica's link to the master, so
+// it is refused up front (board/src/write_limits.cc). Called by
+// Engine::CheckWrite on any thread.
+uint64_t MaxWriteFrameBytes();
+uint64_t EncodedWriteBytes(uint64_t payload_bytes, uint64_t op_count);
+Status CheckWriteFitsFrame(uint64_t payload_bytes, uint64_t op_count, const ChassisConfig& c);
 
 // Parses a chassis configuration file. Errors name the file, the line and
 // the fix.

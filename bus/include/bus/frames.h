@@ -17,6 +17,11 @@ namespace bp::bus {
 
 constexpr uint16_t kProtocolVersion = 1;
 
+// Largest frame a board accepts (ZMQ_MAXMSGSIZE of its inbox). A bigger
+// message makes ZeroMQ drop the sender's connection, so senders must never
+// build one (board/src/write_limits.cc bounds forwarded writes by it).
+constexpr int64_t kMaxFrameBytes = 16 << 20;
+
 struct FrameHeader {
   uint64_t chassis_id = 0;
   int sender = 0;

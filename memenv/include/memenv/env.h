@@ -32,6 +32,7 @@ struct __db_txn;  // DB_TXN
 
 namespace bp::memenv {
 
+class LogBudget;
 class Table;
 class Txn;
 
@@ -56,6 +57,16 @@ struct EnvStats {
   // env writes its own log (standalone or master).
   uint64_t log_since_checkpoint_bytes = 0;
   uint64_t log_since_checkpoint_max_bytes = 0;
+  // The log budget across all writers (EnvOptions.log_in_flight_bytes):
+  // the share, the reservations in flight now and at most, how many
+  // transactions waited for room, were refused, or re-ran with a larger
+  // reservation.
+  uint64_t log_in_flight_share_bytes = 0;
+  uint64_t log_in_flight_bytes = 0;
+  uint64_t log_in_flight_max_bytes = 0;
+  uint64_t log_budget_waits = 0;
+  uint64_t log_budget_refused = 0;
+  uint64_t log_budget_reruns = 0;
 };
 
 class Env {
@@ -130,15 +141,31 @@ class Env {
   // idempotent apart from its effects through the Txn. `before_commit` (if
   // set) is called with the DB_TXN* right before commit (the engine sets a
   // commit token there).
+  //
+  // Every write first reserves its estimated log volume in the Env's log
+  // budget (log_budget.h), so that concurrent transactions never span more
+  // than log_in_flight_bytes of the ring. `expected_log_bytes` (from
+  // EstimateTxnLogBytes) reserves it all before the transaction begins,
+  // waiting up to log_wait_ms; without it the transaction reserves as it
+  // writes and, when the budget has no room mid-body, is re-run (like a
+  // deadlock victim) with a larger reservation made before it begins. Busy
+  // when no room was found in time.
   Status WithTxn(const std::function<Status(Txn&)>& body,
-                 const std::function<void(__db_txn*)>& before_commit = nullptr);
+                 const std::function<void(__db_txn*)>& before_commit = nullptr,
+                 uint64_t expected_log_bytes = 0);
 
   // Checks a transaction's estimated log volume against the limit. Returns
   // TooLarge naming the size, the limit and the fix. The estimate is
-  // (payload_bytes + 64 * op_count) * 2: per-record headers, and the undo
-  // image of an overwritten value. Txn also applies it to the running total
-  // of every transaction, before each write.
+  // 2.125 * payload_bytes + 150 * op_count + min(payload_bytes, 1 KiB *
+  // op_count): record headers logged twice, the items twice (new image and
+  // undo image of an overwrite) and once more for page splits, which log
+  // whole pages; measured in tests/memenv/log_budget_test.cc (estimate.h).
+  // Txn also applies it to the running total of every transaction, before
+  // each write.
   Status CheckTxnSize(size_t payload_bytes, size_t op_count) const;
+  // The log volume a transaction of `op_count` ops and `payload_bytes` of
+  // keys and values is assumed to write (what CheckTxnSize checks).
+  static uint64_t EstimateTxnLogBytes(size_t payload_bytes, size_t op_count);
 
   // Checkpoints now if `force` (txn_checkpoint(0,0,DB_FORCE)); otherwise only
   // if at least checkpoint_kbytes of log were written since the last one.
@@ -168,7 +195,11 @@ class Env {
   // `begin_flags`, run, commit; abort and re-run on deadlock or a dead handle.
   // `writes` counts the commit and drives NoteCommit.
   Status RunTxn(uint32_t begin_flags, const std::function<Status(Txn&)>& body,
-                const std::function<void(__db_txn*)>& before_commit, bool writes);
+                const std::function<void(__db_txn*)>& before_commit, bool writes,
+                uint64_t expected_log_bytes = 0);
+  // The end of the log in bytes (log_stat), 0 if unknown: the log budget's
+  // measure of what the transactions in flight span.
+  uint64_t LogEndBytes() const;
   // Sleeps a small randomized time that grows with `attempt`.
   static void Backoff(int attempt);
   // Whether this env currently is a replication client (rep_stat; never blocks).
@@ -206,6 +237,7 @@ class Env {
   std::atomic<uint64_t> commits_since_ckpt_check_{0}, log_since_ckpt_check_{0};
   std::atomic<int64_t> last_ckpt_ms_{0};
   std::atomic<uint64_t> ckpt_lag_last_{0}, ckpt_lag_max_{0};
+  std::unique_ptr<LogBudget> log_budget_;
 
   friend class Table;
   friend class Txn;
@@ -246,6 +278,11 @@ class Txn {
   // (deadlock victim, or `db` invalidated by replication).
   Status Check(int ret, std::string_view what, Table& table, __db* db, bool write);
   Status Account(size_t payload_bytes);
+  // Makes the transaction's log reservation cover `need` bytes (log_budget.h):
+  // grows it without waiting, or marks the transaction for a re-run with a
+  // larger reservation (budget_rerun_bytes_) and returns Busy.
+  Status Reserve(uint64_t need);
+  void ReleaseReservation();
   uint64_t EstimatedLogBytes() const;
 
   Env* env_;
@@ -255,6 +292,9 @@ class Txn {
   bool must_retry_ = false;
   bool deadlocked_ = false;
   std::vector<std::shared_ptr<__db>> pinned_;
+  uint64_t budget_id_ = 0;        // the log reservation's holder id; 0: none
+  uint64_t reserved_bytes_ = 0;
+  uint64_t budget_rerun_bytes_ = 0;  // > 0: re-run reserving this much first
 };
 
 // A named in-memory btree database. Keys are ordered bytewise.

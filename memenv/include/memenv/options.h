@@ -49,6 +49,13 @@ struct EnvOptions {
   // the ring, leaving room for concurrent transactions and the checkpoint.
   size_t max_txn_bytes = 0;
 
+  // The log volume all transactions in flight together may span (their
+  // reservations plus the log written since the oldest of them began; see
+  // memenv/src/log_budget.h). 0 derives log_buffer_bytes / 2. A transaction
+  // waits up to log_wait_ms for room, then is refused with Busy.
+  size_t log_in_flight_bytes = 0;
+  uint32_t log_wait_ms = 1000;
+
   // Lock table sizing (set_lk_max_locks / objects / lockers).
   uint32_t max_locks = 100000;
   uint32_t max_lock_objects = 100000;
@@ -79,6 +86,7 @@ struct EnvOptions {
   size_t EffectiveLogFileBytes() const;
   uint32_t EffectiveCheckpointKbytes() const;
   size_t EffectiveMaxTxnBytes() const;
+  size_t EffectiveLogInFlightBytes() const;
 
   // Refuses impossible configurations with a message naming the field and
   // the fix (zero cache, log file >= log buffer, checkpoint trigger not
