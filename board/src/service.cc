@@ -411,9 +411,12 @@ void Engine::HandleAppReply(const wire::AppReply& reply) {
     std::lock_guard<std::mutex> l(fwd_mu_);
     auto it = forwards_.find(id);
     if (it == forwards_.end()) return;  // late duplicate reply
-    if (code == Status::Code::kNotMaster) {
-      // It stepped down: resend when a master is known. A refusal is not a
-      // lost attempt; the deadline still bounds the whole request.
+    if (code == Status::Code::kNotMaster || code == Status::Code::kBusy) {
+      // It stepped down, or its write queue was full: resend (at the next
+      // tick, to the master known then). A refusal is not a lost attempt;
+      // the deadline still bounds the whole request. A Busy is never handed
+      // to the caller as "not applied": an earlier copy of this request may
+      // still be queued at the master and apply.
       it->second.sent_to = -1;
       if (it->second.attempts > 0) it->second.attempts--;
       return;

@@ -191,6 +191,9 @@ TEST(Bounds, BoardInInternalInitAnswersStatusAndRefusesLocalReads) {
 // concurrent writes (direct at the master, and forwarded by a replica)
 // while commits are slow (the master's links delayed 300 ms) is refused at
 // once with Busy naming write_queue_limit, and status counts the refusals.
+// A forwarded write refused that way is re-sent by its replica until its
+// deadline (an earlier copy may still be queued), so its caller sees it
+// applied or, at worst, a timeout with an unknown outcome, never Busy.
 TEST(Bounds, FullWritePoolRefusesWritesAndCountsThem) {
   ChassisOptions o;
   o.tweak = [](board::ChassisConfig& cfg) {
@@ -209,7 +212,7 @@ TEST(Bounds, FullWritePoolRefusesWritesAndCountsThem) {
     ASSERT_EQ(a.value("ok", false), true) << a.dump();
   }
   constexpr int kDirect = 16, kForwarded = 8;
-  std::atomic<int> busy_direct{0}, busy_forwarded{0}, ok{0}, other{0};
+  std::atomic<int> busy_direct{0}, busy_forwarded{0}, timeout_forwarded{0}, ok{0}, other{0};
   std::mutex mu;
   std::string busy_message, other_message;
   std::vector<std::thread> clients;
@@ -223,7 +226,9 @@ TEST(Bounds, FullWritePoolRefusesWritesAndCountsThem) {
         ++ok;
       } else if (w.status.code() == Status::Code::kBusy) {
         ++(direct ? busy_direct : busy_forwarded);
-        busy_message = w.status.message();
+        if (direct) busy_message = w.status.message();
+      } else if (!direct && w.status.code() == Status::Code::kTimeout) {
+        ++timeout_forwarded;
       } else {
         ++other;
         other_message = w.status.ToString();
@@ -232,9 +237,10 @@ TEST(Bounds, FullWritePoolRefusesWritesAndCountsThem) {
   }
   for (auto& t : clients) t.join();
   std::cout << "[write_pool] ok " << ok << ", busy direct " << busy_direct << ", busy forwarded "
-            << busy_forwarded << ", other " << other << "; " << busy_message << std::endl;
+            << busy_forwarded << ", timeout forwarded " << timeout_forwarded << ", other " << other
+            << "; " << busy_message << std::endl;
   EXPECT_GT(busy_direct, 0);
-  EXPECT_GT(busy_forwarded, 0);
+  EXPECT_EQ(busy_forwarded, 0);
   EXPECT_GT(ok, 0);
   EXPECT_EQ(other, 0) << other_message;
   EXPECT_NE(busy_message.find("write_queue_limit = 2"), std::string::npos) << busy_message;
@@ -243,9 +249,9 @@ TEST(Bounds, FullWritePoolRefusesWritesAndCountsThem) {
   const auto& wp = st["queues"]["write_pool"];
   EXPECT_EQ(wp["limit"], 2);
   EXPECT_EQ(wp["keys"], nlohmann::json::array({"write_queue_limit", "write_queue_mb"})) << wp.dump();
-  // At least one refusal per Busy seen: a replica re-sends a forwarded
-  // write whose reply is late (the delayed link), and both may be refused.
-  EXPECT_GE(wp["refused"].get<int>(), busy_direct + busy_forwarded) << wp.dump();
+  // More refusals than direct writes saw: forwarded copies were refused
+  // too, and re-sent by their replica.
+  EXPECT_GT(wp["refused"].get<int>(), busy_direct.load()) << wp.dump();
   for (const char* q : {"rep", "serve", "write_pool", "client_send", "subscribers", "delay_line"}) {
     EXPECT_TRUE(st["queues"].contains(q)) << q;
   }
