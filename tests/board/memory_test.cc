@@ -20,6 +20,21 @@ namespace {
 
 constexpr int kSettleMs = 20000;
 
+// Under AddressSanitizer a process's RSS holds ASan's quarantine of freed
+// memory (up to 256 MiB) and shadow pages: its growth says nothing about the
+// board's own bounds, which the plain build's run of this test checks.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kRssIsMeaningful = false;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kRssIsMeaningful = false;
+#else
+constexpr bool kRssIsMeaningful = true;
+#endif
+#else
+constexpr bool kRssIsMeaningful = true;
+#endif
+
 int64_t RssKb(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
   std::string line;
@@ -96,7 +111,9 @@ TEST(Memory, TwentyCachesOfWritesOverAFixedKeySpaceStayBounded) {
     const int64_t rss = RssKb(c.pid(s));
     // Bounded: the cache and the log ring are allocated up front, so what
     // grows after warm-up is heap noise. 8 MiB is half the cache.
-    EXPECT_LT(rss - base[s], 8 * 1024) << "slot " << s << " RSS " << base[s] << " -> " << rss << " kB";
+    if (kRssIsMeaningful) {
+      EXPECT_LT(rss - base[s], 8 * 1024) << "slot " << s << " RSS " << base[s] << " -> " << rss << " kB";
+    }
     EXPECT_LT(Field(st, "memory", "data_bytes"), Field(st, "memory", "cache_bytes") * 85 / 100)
         << "slot " << s << ": " << st["memory"].dump();
   }
