@@ -146,7 +146,7 @@ Status RequestIds::ExpireBatch(memenv::Env& env, memenv::Table& reqs, int64_t cu
   if (!expired.ok()) return expired.status();
   bool evict = false;
   auto batch = std::move(*expired);
-  const uint64_t held = ids_.load();
+  const uint64_t held = ids();
   // Eviction starts at 90 % of the budget and goes down to 80 %, so the
   // writes between two passes (100 ms) stay under the budget itself up to
   // a rate of max_ids / 10 per 100 ms.
@@ -168,16 +168,14 @@ Status RequestIds::ExpireBatch(memenv::Env& env, memenv::Table& reqs, int64_t cu
   });
   if (!st.ok()) return st;
   const uint64_t n = batch.size();
-  uint64_t cur = ids_.load();
-  while (!ids_.compare_exchange_weak(cur, cur > n ? cur - n : 0)) {
-  }
+  ids_ -= int64_t(n);
   (evict ? evicted_ : expired_) += n;
   if (evict) {
     std::lock_guard<std::mutex> l(mu_);
     mark_ms_ = std::max(mark_ms_, newest);
     evicted_through_ms_ = mark_ms_;
   }
-  *more = n == kExpireBatch || (evict && ids_.load() > limits_.max_ids * 8 / 10);
+  *more = n == kExpireBatch || (evict && ids() > limits_.max_ids * 8 / 10);
   return Status::Ok();
 }
 
@@ -186,13 +184,13 @@ Status RequestIds::Recount(memenv::Table& reqs) {
   if (!n.ok()) return n.status();
   Result<std::string> mark = reqs.Get(kMarkKey, /*ignore_lease=*/true);
   const bool has_mark = mark.ok();
-  ids_ = *n > (has_mark ? 1u : 0u) ? *n - (has_mark ? 1 : 0) : 0;
+  ids_ = int64_t(*n) - (has_mark ? 1 : 0);
   if (has_mark) evicted_through_ms_ = std::max(evicted_through_ms_.load(), ReadStamp(*mark));
   return Status::Ok();
 }
 
 nlohmann::json RequestIds::Stats() const {
-  return {{"ids", ids_.load()},
+  return {{"ids", ids()},
           {"max_ids", limits_.max_ids},
           {"retention_ms", limits_.retention_ms},
           {"bytes_per_id", kBytesPerId},

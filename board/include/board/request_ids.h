@@ -26,6 +26,7 @@
 // counters are atomics; the eviction mark cache is guarded by mu_.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <mutex>
@@ -77,7 +78,7 @@ class RequestIds {
   // for its status). Walks the table's leaf pages.
   Status Recount(memenv::Table& reqs);
 
-  uint64_t ids() const { return ids_.load(); }
+  uint64_t ids() const { return uint64_t(std::max<int64_t>(ids_.load(), 0)); }
   nlohmann::json Stats() const;
 
   // The table key of an id (16 bytes, big-endian hi then lo).
@@ -94,7 +95,9 @@ class RequestIds {
   std::mutex mu_;
   uint32_t mark_gen_ = 0;       // guarded by mu_
   int64_t mark_ms_ = -1;        // guarded by mu_; -1: not read this mastership
-  std::atomic<uint64_t> ids_{0};
+  // Signed: an expiry may count its deletes before a writer counts the same
+  // id's insert (the two commute; only the reading is clamped).
+  std::atomic<int64_t> ids_{0};
   std::atomic<uint64_t> expired_{0}, evicted_{0}, too_old_{0}, future_{0};
   std::atomic<int64_t> evicted_through_ms_{0};
 };
