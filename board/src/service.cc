@@ -128,7 +128,8 @@ WriteResult Engine::Write(const std::vector<memenv::BatchOp>& ops, RequestId id,
     return r;
   }
   ThrottleForLaggingReplicas();
-  const bool fits = memory_.Fits(PutBytes(ops));
+  const uint64_t put_bytes = PutBytes(ops);
+  const bool fits = memory_.Fits(put_bytes);
   DB_TXN_TOKEN token;
   std::memset(&token, 0, sizeof token);
   ThisThreadPermOutcome() = PermOutcome{};
@@ -136,8 +137,7 @@ WriteResult Engine::Write(const std::vector<memenv::BatchOp>& ops, RequestId id,
   // The log budget is reserved up front (ops, the id record, and a read of
   // the old value per put when over the memory mark), so a write never
   // re-runs for room in the log ring.
-  size_t payload = 16 + 8;
-  for (const auto& op : ops) payload += op.key.size() + op.value.size();
+  const size_t payload = OpsBytes(ops) + 16 + 8;  // + the id record
   r.status = env_->WithTxn(
       [&](memenv::Txn& t) { return ApplyInTxn(t, *data, *reqs, ops, id, forwarded, fits, &claim); },
       [&](DB_TXN* txn) { txn->set_commit_token(txn, &token); },
@@ -145,7 +145,7 @@ WriteResult Engine::Write(const std::vector<memenv::BatchOp>& ops, RequestId id,
   if (r.status.ok()) {
     request_ids_.Committed(claim);
     r.duplicate = claim == RequestIds::Claim::kDuplicate;
-    if (!r.duplicate) memory_.Admitted(PutBytes(ops));
+    if (!r.duplicate) memory_.Admitted(put_bytes);
   }
   if (!r.status.ok()) {
     if (role_.load() != Role::kMaster) {

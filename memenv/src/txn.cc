@@ -118,15 +118,12 @@ Status Txn::Put(Table& table, std::string_view key, std::string_view value) {
 Status Txn::Delete(Table& table, std::string_view key) {
   if (key.empty())
     return Status::InvalidArgument("Delete on table '" + table.name() + "': empty key");
+  Result<size_t> old = ValueSize(table, key);
+  if (!old.ok()) return old.status();
+  BP_RETURN_IF_ERROR(Account(key.size() + *old));
   Result<DB*> db = Use(table);
   if (!db.ok()) return db.status();
   DBT k = InDbt(key);
-  DBT probe;
-  std::memset(&probe, 0, sizeof probe);
-  probe.flags = DB_DBT_USERMEM;  // ulen 0: BDB reports the size, copies nothing
-  int ret = (*db)->get(*db, txn_, &k, &probe, DB_RMW);
-  if (ret != 0 && ret != DB_BUFFER_SMALL) return Check(ret, "DB->get", table, *db, true);
-  BP_RETURN_IF_ERROR(Account(key.size() + probe.size));
   return Check((*db)->del(*db, txn_, &k, 0), "DB->del", table, *db, true);
 }
 
