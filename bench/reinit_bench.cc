@@ -117,8 +117,7 @@ class Writer {
   std::vector<std::pair<Clock::time_point, double>> samples_;
 };
 
-void BM_Reinit(benchmark::State& state) {
-  const int64_t mib = state.range(0);
+testing::ChassisOptions ReinitChassis(int64_t mib) {
   testing::ChassisOptions o;
   o.boards = 3;
   o.ack_policy = board::AckPolicy::kQuorum;
@@ -130,7 +129,114 @@ void BM_Reinit(benchmark::State& state) {
     c.log_buffer_mb = 64;
     c.cache_mb = int(std::max<int64_t>(256, 3 * mib + 256));
   };
-  testing::LocalChassis c(o);
+  return o;
+}
+
+// The data the re-initialised board must receive: `mib` MiB of records
+// written through the master in batches (not measured).
+struct Loaded {
+  Status status;
+  double seconds = 0;
+  double data_mib = 0;
+};
+Loaded LoadData(testing::LocalChassis& c, int master, int64_t mib) {
+  Loaded out;
+  auto t_load = Clock::now();
+  const int64_t records = (mib << 20) / int64_t(kKeyBytes + kValueBytes);
+  const int64_t per_batch = int64_t(kBatchBytes / (kKeyBytes + kValueBytes));
+  testing::RawClient& cl = c.client(master);
+  std::string value(kValueBytes, 'v');
+  for (int64_t i = 0; i < records; i += per_batch) {
+    std::vector<std::pair<std::string, std::string>> puts;
+    for (int64_t j = i; j < std::min(records, i + per_batch); ++j) {
+      std::string k = Key("d", j);
+      std::copy(k.begin(), k.end(), value.begin());
+      puts.emplace_back(std::move(k), value);
+    }
+    testing::RawWrite w = cl.Batch(puts, 60000);
+    if (!w.status.ok()) {
+      out.status = w.status.WithContext("load");
+      return out;
+    }
+  }
+  out.seconds = Since(t_load);
+  out.data_mib = double(records * int64_t(kKeyBytes + kValueBytes)) / double(1 << 20);
+  std::fprintf(stderr, "  BM_Reinit/%lld: loaded %.1f MiB (%lld records) in %.1f s\n",
+               static_cast<long long>(mib), out.data_mib, static_cast<long long>(records),
+               out.seconds);
+  return out;
+}
+
+// One restart of the empty board: how long until it is in sync, and the
+// first time-left estimate its progress showed (to judge that estimate).
+struct Restart {
+  bool synced = false;
+  double seconds = 0;
+  int64_t eta_first_ms = -1;
+  double eta_seen_s = 0;
+  Clock::time_point t0, t1;
+};
+Restart RestartAndWaitInSync(testing::LocalChassis& c, int r, int64_t mib) {
+  Restart out;
+  out.t0 = Clock::now();
+  if (!c.Start(r).ok()) return out;
+  const int budget_ms = int(120000 + mib * 600);  // generous: 1 GiB -> ~12 min
+  out.synced = testing::LocalChassis::WaitUntil([&] {
+    auto st = c.Status(r);
+    if (out.eta_first_ms < 0 && !st.is_null() && st.contains("reinit_progress")) {
+      const auto& p = st["reinit_progress"];
+      if (p["eta_ms"].is_number() && p.value("phase", "") == "pages" && p["bytes_received"] > 0) {
+        out.eta_first_ms = p["eta_ms"].get<int64_t>();
+        out.eta_seen_s = Since(out.t0);
+      }
+    }
+    return InSync(c, r);
+  }, budget_ms);
+  out.t1 = Clock::now();
+  out.seconds = Since(out.t0);
+  return out;
+}
+
+void ReportReinit(benchmark::State& state, testing::LocalChassis& c, int r, int64_t mib,
+                  const Loaded& load, const Restart& run, const std::vector<double>& idle,
+                  const std::vector<double>& during, const Writer& writer) {
+  auto st = c.Status(r);
+  const auto& p = st["reinit_progress"];
+  const int64_t started = EventAt(st, "reinit_started"), done = EventAt(st, "init_done");
+  const double db_mib = double(p.value("bytes_received", int64_t(0))) / double(1 << 20);
+  const double idle_p99 = Pct(idle, 0.99), during_p99 = Pct(during, 0.99);
+  const double seconds = run.seconds;
+  state.counters["MiB"] = load.data_mib;
+  state.counters["seconds"] = seconds;
+  state.counters["MB_per_s"] = load.data_mib / seconds;
+  state.counters["db_MiB"] = db_mib;
+  state.counters["db_MB_per_s"] = db_mib / seconds;
+  state.counters["page_s"] = started >= 0 && done >= started ? double(done - started) / 1e6 : -1;
+  state.counters["load_s"] = load.seconds;
+  state.counters["idle_p50_us"] = Pct(idle, 0.50);
+  state.counters["idle_p99_us"] = idle_p99;
+  state.counters["during_p50_us"] = Pct(during, 0.50);
+  state.counters["during_p99_us"] = during_p99;
+  state.counters["p99_ratio"] = idle_p99 > 0 ? during_p99 / idle_p99 : -1;
+  state.counters["during_writes"] = double(during.size());
+  state.counters["not_durable"] = double(writer.not_durable_);
+  state.counters["failed"] = double(writer.failed_);
+  state.counters["eta_first_ms"] = double(run.eta_first_ms);
+  state.counters["eta_error_ms"] =
+      run.eta_first_ms >= 0 ? (seconds - run.eta_seen_s) * 1000 - double(run.eta_first_ms) : 0;
+  std::fprintf(stderr,
+               "  BM_Reinit/%lld: start -> in sync %.2f s (%.1f MiB/s data, %.1f MiB pages); QUORUM p99 "
+               "idle %.0f us, during %.0f us (x%.2f, %zu writes)\n",
+               static_cast<long long>(mib), seconds, load.data_mib / seconds, db_mib, idle_p99,
+               during_p99, idle_p99 > 0 ? during_p99 / idle_p99 : -1, during.size());
+}
+
+// A replica is killed, `mib` MiB are written, and it restarts empty: the
+// time until it is in sync again (internal init), and QUORUM write latency
+// on the master before and during the init.
+void BM_Reinit(benchmark::State& state) {
+  const int64_t mib = state.range(0);
+  testing::LocalChassis c(ReinitChassis(mib));
   if (!c.StartAll().ok()) return state.SkipWithError("chassis did not start");
   const int m = c.WaitForMaster(30000);
   if (m <= 0) {
@@ -139,29 +245,8 @@ void BM_Reinit(benchmark::State& state) {
   }
   const int r = m == 3 ? 2 : 3;
   c.Kill(r);
-
-  // Load (excluded from the measurement).
-  auto t_load = Clock::now();
-  const int64_t records = (mib << 20) / int64_t(kKeyBytes + kValueBytes);
-  const int64_t per_batch = int64_t(kBatchBytes / (kKeyBytes + kValueBytes));
-  {
-    testing::RawClient& cl = c.client(m);
-    std::string value(kValueBytes, 'v');
-    for (int64_t i = 0; i < records; i += per_batch) {
-      std::vector<std::pair<std::string, std::string>> puts;
-      for (int64_t j = i; j < std::min(records, i + per_batch); ++j) {
-        std::string k = Key("d", j);
-        std::copy(k.begin(), k.end(), value.begin());
-        puts.emplace_back(std::move(k), value);
-      }
-      testing::RawWrite w = cl.Batch(puts, 60000);
-      if (!w.status.ok()) return state.SkipWithError(("load: " + w.status.ToString()).c_str());
-    }
-  }
-  const double load_s = Since(t_load);
-  const double data_mib = double(records * int64_t(kKeyBytes + kValueBytes)) / double(1 << 20);
-  std::fprintf(stderr, "  BM_Reinit/%lld: loaded %.1f MiB (%lld records) in %.1f s\n",
-               static_cast<long long>(mib), data_mib, static_cast<long long>(records), load_s);
+  const Loaded load = LoadData(c, m, mib);
+  if (!load.status.ok()) return state.SkipWithError(load.status.ToString().c_str());
 
   // Idle latency: the master with its other replica caught up after the
   // load, nothing else going on (300 unmeasured puts first).
@@ -175,62 +260,14 @@ void BM_Reinit(benchmark::State& state) {
 
   for (auto _ : state) {
     writer.Start();
-    auto t0 = Clock::now();
-    if (!c.Start(r).ok()) {
-      writer.Stop();
-      state.SkipWithError("restart failed");
-      break;
-    }
-    int64_t eta_first_ms = -1;
-    double eta_seen_s = 0;
-    const int budget_ms = int(120000 + mib * 600);  // generous: 1 GiB -> ~12 min
-    bool synced = testing::LocalChassis::WaitUntil([&] {
-      auto st = c.Status(r);
-      if (eta_first_ms < 0 && !st.is_null() && st.contains("reinit_progress")) {
-        const auto& p = st["reinit_progress"];
-        if (p["eta_ms"].is_number() && p.value("phase", "") == "pages" && p["bytes_received"] > 0) {
-          eta_first_ms = p["eta_ms"].get<int64_t>();
-          eta_seen_s = Since(t0);
-        }
-      }
-      return InSync(c, r);
-    }, budget_ms);
-    auto t1 = Clock::now();
-    const double seconds = Since(t0);
+    const Restart run = RestartAndWaitInSync(c, r, mib);
     writer.Stop();
-    if (!synced) {
-      state.SkipWithError("the restarted board did not get in sync in time");
+    if (!run.synced) {
+      state.SkipWithError("the restarted board did not start or get in sync in time");
       break;
     }
-    state.SetIterationTime(seconds);
-    std::vector<double> during = writer.Between(t0, t1);
-    auto st = c.Status(r);
-    const auto& p = st["reinit_progress"];
-    const int64_t started = EventAt(st, "reinit_started"), done = EventAt(st, "init_done");
-    const double db_mib = double(p.value("bytes_received", int64_t(0))) / double(1 << 20);
-    const double idle_p99 = Pct(idle, 0.99), during_p99 = Pct(during, 0.99);
-    state.counters["MiB"] = data_mib;
-    state.counters["seconds"] = seconds;
-    state.counters["MB_per_s"] = data_mib / seconds;
-    state.counters["db_MiB"] = db_mib;
-    state.counters["db_MB_per_s"] = db_mib / seconds;
-    state.counters["page_s"] = started >= 0 && done >= started ? double(done - started) / 1e6 : -1;
-    state.counters["load_s"] = load_s;
-    state.counters["idle_p50_us"] = Pct(idle, 0.50);
-    state.counters["idle_p99_us"] = idle_p99;
-    state.counters["during_p50_us"] = Pct(during, 0.50);
-    state.counters["during_p99_us"] = during_p99;
-    state.counters["p99_ratio"] = idle_p99 > 0 ? during_p99 / idle_p99 : -1;
-    state.counters["during_writes"] = double(during.size());
-    state.counters["not_durable"] = double(writer.not_durable_);
-    state.counters["failed"] = double(writer.failed_);
-    state.counters["eta_first_ms"] = double(eta_first_ms);
-    state.counters["eta_error_ms"] = eta_first_ms >= 0 ? (seconds - eta_seen_s) * 1000 - double(eta_first_ms) : 0;
-    std::fprintf(stderr,
-                 "  BM_Reinit/%lld: start -> in sync %.2f s (%.1f MiB/s data, %.1f MiB pages); QUORUM p99 "
-                 "idle %.0f us, during %.0f us (x%.2f, %zu writes)\n",
-                 static_cast<long long>(mib), seconds, data_mib / seconds, db_mib, idle_p99, during_p99,
-                 idle_p99 > 0 ? during_p99 / idle_p99 : -1, during.size());
+    state.SetIterationTime(run.seconds);
+    ReportReinit(state, c, r, mib, load, run, idle, writer.Between(run.t0, run.t1), writer);
   }
 }
 

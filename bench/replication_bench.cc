@@ -7,6 +7,10 @@
 //
 //   BM_Commit/<policy>/<boards>      single writer: p50 / p99 / p99.9
 //   BM_Throughput/<writers>          QUORUM, 3 boards: commits/s and p99
+//   BM_CommitSecurity/<curve>        QUORUM, 3 boards, single writer, with
+//                                    security none (0) and curve (1)
+//   BM_ThroughputSecurity/<curve>/16 QUORUM, 3 boards, 16 writers, likewise
+// Every other row runs the generated chassis' default, security curve.
 #include <benchmark/benchmark.h>
 #include <db.h>
 
@@ -15,6 +19,7 @@
 #include <map>
 #include <memory>
 #include <thread>
+#include <tuple>
 
 #include "board/engine.h"
 #include "local_chassis.h"
@@ -42,9 +47,9 @@ struct Fixture {
   std::unique_ptr<board::Engine> master;
 };
 
-Fixture* Get(AckPolicy policy, int boards) {
-  static std::map<std::pair<int, int>, std::unique_ptr<Fixture>> cache;
-  auto key = std::make_pair(int(policy), boards);
+Fixture* Get(AckPolicy policy, int boards, bool curve = true) {
+  static std::map<std::tuple<int, int, bool>, std::unique_ptr<Fixture>> cache;
+  auto key = std::make_tuple(int(policy), boards, curve);
   auto& f = cache[key];
   if (f) return f.get();
   // One chassis at a time: tear the others down (2 cores).
@@ -54,7 +59,8 @@ Fixture* Get(AckPolicy policy, int boards) {
   testing::ChassisOptions o;
   o.boards = boards;
   o.ack_policy = policy;
-  o.tweak = [](board::ChassisConfig& c) {
+  o.tweak = [curve](board::ChassisConfig& c) {
+    if (!curve) c.security = board::SecurityMode::kNone;
     c.boards[0].priority = 1000;
     // Latency runs must not fail over when the 2 cores are busy (compilers,
     // other benchmarks): failure detection is measured by the drills.
@@ -121,6 +127,9 @@ std::vector<memenv::BatchOp> OnePut(uint64_t i) {
   return {{memenv::BatchOp::Kind::kPut, std::string(key, 16), std::string(100, 'v')}};
 }
 
+void CommitLoop(benchmark::State& state, Fixture* f);
+void ThroughputLoop(benchmark::State& state, Fixture* f, int writers, int64_t run_ms);
+
 void BM_Commit(benchmark::State& state) {
   auto policy = static_cast<AckPolicy>(state.range(0));
   Fixture* f = Get(policy, int(state.range(1)));
@@ -128,6 +137,22 @@ void BM_Commit(benchmark::State& state) {
     state.SkipWithError("chassis not ready");
     return;
   }
+  CommitLoop(state, f);
+  state.SetLabel(std::string(board::AckPolicyName(policy)) + "/" + std::to_string(state.range(1)) + " boards");
+}
+
+void BM_CommitSecurity(benchmark::State& state) {
+  const bool curve = state.range(0) != 0;
+  Fixture* f = Get(AckPolicy::kQuorum, 3, curve);
+  if (!f) {
+    state.SkipWithError("chassis not ready");
+    return;
+  }
+  CommitLoop(state, f);
+  state.SetLabel(std::string("quorum/3 boards, security ") + (curve ? "curve" : "none"));
+}
+
+void CommitLoop(benchmark::State& state, Fixture* f) {
   LatencyRecorder lat;
   uint64_t i = 0, not_durable = 0;
   for (auto _ : state) {
@@ -142,7 +167,6 @@ void BM_Commit(benchmark::State& state) {
   }
   lat.Report(state);
   state.counters["not_durable"] = double(not_durable);
-  state.SetLabel(std::string(board::AckPolicyName(policy)) + "/" + std::to_string(state.range(1)) + " boards");
 }
 
 void BM_Throughput(benchmark::State& state) {
@@ -151,7 +175,23 @@ void BM_Throughput(benchmark::State& state) {
     state.SkipWithError("chassis not ready");
     return;
   }
-  const int writers = int(state.range(0));
+  ThroughputLoop(state, f, int(state.range(0)), state.range(1));
+  state.SetLabel("quorum/3 boards, " + std::to_string(state.range(0)) + " writers");
+}
+
+void BM_ThroughputSecurity(benchmark::State& state) {
+  const bool curve = state.range(0) != 0;
+  Fixture* f = Get(AckPolicy::kQuorum, 3, curve);
+  if (!f) {
+    state.SkipWithError("chassis not ready");
+    return;
+  }
+  ThroughputLoop(state, f, int(state.range(1)), state.range(2));
+  state.SetLabel("quorum/3 boards, " + std::to_string(state.range(1)) + " writers, security " +
+                 (curve ? "curve" : "none"));
+}
+
+void ThroughputLoop(benchmark::State& state, Fixture* f, int writers, int64_t run_ms) {
   for (auto _ : state) {
     std::atomic<bool> stop{false};
     std::vector<LatencyRecorder> lats(static_cast<size_t>(writers));
@@ -173,7 +213,7 @@ void BM_Throughput(benchmark::State& state) {
         }
       });
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(state.range(1)));
+    std::this_thread::sleep_for(std::chrono::milliseconds(run_ms));
     stop = true;
     for (auto& t : threads) t.join();
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -187,7 +227,6 @@ void BM_Throughput(benchmark::State& state) {
     state.SetIterationTime(secs);
     all.Report(state);
   }
-  state.SetLabel("quorum/3 boards, " + std::to_string(writers) + " writers");
 }
 
 void CommitArgs(benchmark::internal::Benchmark* b) {
@@ -203,6 +242,14 @@ BENCHMARK(BM_Throughput)
     ->Args({1, 2000})
     ->Args({4, 2000})
     ->Args({16, 2000})
+    ->Iterations(1)
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
+// CURVE's cost, none and curve side by side in one run.
+BENCHMARK(BM_CommitSecurity)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_ThroughputSecurity)
+    ->Args({0, 16, 2000})
+    ->Args({1, 16, 2000})
     ->Iterations(1)
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);

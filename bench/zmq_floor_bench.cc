@@ -8,7 +8,12 @@
 //                  difference to RawPushPull is the bus's own overhead
 //                  (verification, the receive thread, and the wake-up of
 //                  the waiting thread here, which an engine waiting for an
-//                  ack pays too).
+//                  ack pays too). BusCurve: the same with security curve
+//                  (CURVE encryption and the User-Id check on every frame).
+//   BusHandshake   the connection of a (re)starting bus to a running one:
+//                  Create + Start of a new bus until both links are up,
+//                  with and without CURVE (the handshake a rejoining board
+//                  pays; includes the running side's reconnect interval).
 // Each iteration is one round trip; p50/p99/p99.9 (us) are computed over
 // every round trip of the benchmark (all its runs), reported as counters.
 //
@@ -129,18 +134,25 @@ class BusEcho : public bp::bus::Handler {
   }
 };
 
+// Key pairs of the two slots, made before the children are forked.
+bp::bus::CurveKeyPair g_keys[3];
+
 bp::bus::BusOptions BusOptionsFor(int self, const std::string& self_ep, int peer,
-                                  const std::string& peer_ep) {
+                                  const std::string& peer_ep, bool curve) {
   bp::bus::BusOptions o;
   o.chassis_id = kChassis;
   o.self_slot = self;
   o.self_endpoint = self_ep;
-  o.peers = {{peer, peer_ep}};
+  o.peers = {{peer, peer_ep, curve ? g_keys[peer].public_z85 : ""}};
+  if (curve) {
+    o.security = bp::bus::BusSecurity::kCurve;
+    o.keys = g_keys[self];
+  }
   return o;
 }
 
-void EchoBus(const Pair& p) {
-  auto bus = bp::bus::Bus::Create(BusOptionsFor(kChildSlot, p.there, kParentSlot, p.here));
+void EchoBus(const Pair& p, bool curve) {
+  auto bus = bp::bus::Bus::Create(BusOptionsFor(kChildSlot, p.there, kParentSlot, p.here, curve));
   if (!bus.ok()) _exit(1);
   BusEcho echo;
   echo.bus = bus.value().get();
@@ -155,9 +167,11 @@ void SpawnAll() {
     Pair pp = g_pairs["pushpull/" + transport] = MakePair(transport, "pushpull");
     Pair dr = g_pairs["dealer/" + transport] = MakePair(transport, "dealer");
     Pair bus = g_pairs["bus/" + transport] = MakePair(transport, "bus");
+    Pair curve = g_pairs["buscurve/" + transport] = MakePair(transport, "buscurve");
     Spawn([pp] { EchoPushPull(pp); });
     Spawn([dr] { EchoRouter(dr); });
-    Spawn([bus] { EchoBus(bus); });
+    Spawn([bus] { EchoBus(bus, false); });
+    Spawn([curve] { EchoBus(curve, true); });
   }
 }
 
@@ -278,8 +292,9 @@ struct BusSide {
   Waiter waiter;
   std::unique_ptr<bp::bus::Bus> bus;
   bp::bus::OutFrame ping;
-  explicit BusSide(const Pair& p) {
-    auto created = bp::bus::Bus::Create(BusOptionsFor(kParentSlot, p.here, kChildSlot, p.there));
+  BusSide(const Pair& p, bool curve) {
+    auto created =
+        bp::bus::Bus::Create(BusOptionsFor(kParentSlot, p.here, kChildSlot, p.there, curve));
     if (!created.ok() || !created.value()->Start(&waiter).ok()) return;
     bus = std::move(created).value();
     ping = MakePing();
@@ -318,10 +333,10 @@ std::map<std::string, std::unique_ptr<RawPushPull>> g_push_pull;
 std::map<std::string, std::unique_ptr<RawDealer>> g_dealer;
 std::map<std::string, std::unique_ptr<BusSide>> g_bus;
 
-template <typename T>
-T& Get(std::map<std::string, std::unique_ptr<T>>& m, const std::string& key) {
+template <typename T, typename... Extra>
+T& Get(std::map<std::string, std::unique_ptr<T>>& m, const std::string& key, Extra... extra) {
   auto& slot = m[key];
-  if (!slot) slot = std::make_unique<T>(g_pairs.at(key));
+  if (!slot) slot = std::make_unique<T>(g_pairs.at(key), extra...);
   return *slot;
 }
 
@@ -344,9 +359,9 @@ void BM_RawDealerRouter(benchmark::State& state, std::string transport) {
   Measure(state, key, [&] { return side.RoundTrip(Payload()); });
 }
 
-void BM_Bus(benchmark::State& state, std::string transport) {
-  std::string key = "bus/" + transport;
-  BusSide& side = Get(g_bus, key);
+void BM_Bus(benchmark::State& state, std::string transport, bool curve) {
+  std::string key = (curve ? "buscurve/" : "bus/") + transport;
+  BusSide& side = Get(g_bus, key, curve);
   if (!side.bus || !side.RoundTrip()) {
     state.SkipWithError("bus did not connect");
     return;
@@ -359,8 +374,74 @@ BENCHMARK_CAPTURE(BM_RawPushPull, ipc, std::string("ipc"))->UseRealTime();
 BENCHMARK_CAPTURE(BM_RawPushPull, tcp, std::string("tcp"))->UseRealTime();
 BENCHMARK_CAPTURE(BM_RawDealerRouter, ipc, std::string("ipc"))->UseRealTime();
 BENCHMARK_CAPTURE(BM_RawDealerRouter, tcp, std::string("tcp"))->UseRealTime();
-BENCHMARK_CAPTURE(BM_Bus, ipc, std::string("ipc"))->UseRealTime();
-BENCHMARK_CAPTURE(BM_Bus, tcp, std::string("tcp"))->UseRealTime();
+class NoFrames : public bp::bus::Handler {
+ public:
+  void OnFrame(bp::bus::InFrame&&) override {}
+};
+
+bool WaitConnected(const bp::bus::Bus& bus, int slot) {
+  auto deadline = std::chrono::steady_clock::now() + kConnectTimeout;
+  while (!bus.IsConnected(slot)) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::microseconds(50));
+  }
+  return true;
+}
+
+// Both buses live in this process, each with its own context (and, with
+// CURVE, its own ZAP handler), as two board processes would. Per iteration
+// slot 2 is created and started anew; `out_up_us` is its own link to the
+// running slot 1 (connect + ZMTP/CURVE handshake), `both_up_us` also
+// slot 1's link back to it (slot 1 re-dials every reconnect_ms).
+void BM_BusHandshake(benchmark::State& state, std::string transport, bool curve) {
+  Pair p = MakePair(transport, std::string("handshake") + (curve ? "-curve" : ""));
+  NoFrames none;
+  auto running = bp::bus::Bus::Create(BusOptionsFor(kParentSlot, p.here, kChildSlot, p.there, curve));
+  if (!running.ok() || !running.value()->Start(&none).ok()) {
+    state.SkipWithError("running bus did not start");
+    return;
+  }
+  std::vector<double> out_us, both_us;
+  for (auto _ : state) {
+    auto t0 = std::chrono::steady_clock::now();
+    auto fresh = bp::bus::Bus::Create(BusOptionsFor(kChildSlot, p.there, kParentSlot, p.here, curve));
+    if (!fresh.ok() || !fresh.value()->Start(&none).ok() || !WaitConnected(*fresh.value(), kParentSlot)) {
+      state.SkipWithError("new bus did not connect");
+      break;
+    }
+    out_us.push_back(MicrosSince(t0));
+    if (!WaitConnected(*running.value(), kChildSlot)) {
+      state.SkipWithError("running bus did not reconnect");
+      break;
+    }
+    both_us.push_back(MicrosSince(t0));
+    fresh.value()->Stop();
+    state.PauseTiming();
+    // The next iteration starts once slot 1 has seen slot 2 go down.
+    auto deadline = std::chrono::steady_clock::now() + kConnectTimeout;
+    while (running.value()->IsConnected(kChildSlot) && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::microseconds(100));
+    }
+    state.ResumeTiming();
+  }
+  running.value()->Stop();
+  Report(state, "handshake-out/" + transport + (curve ? "/curve" : ""), out_us);
+  auto sorted = both_us;
+  std::sort(sorted.begin(), sorted.end());
+  if (!sorted.empty()) {
+    state.counters["both_up_p50_us"] = Percentile(sorted, 0.50);
+    state.counters["both_up_p99_us"] = Percentile(sorted, 0.99);
+  }
+}
+
+BENCHMARK_CAPTURE(BM_Bus, ipc, std::string("ipc"), false)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Bus, tcp, std::string("tcp"), false)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Bus, ipc_curve, std::string("ipc"), true)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Bus, tcp_curve, std::string("tcp"), true)->UseRealTime();
+BENCHMARK_CAPTURE(BM_BusHandshake, ipc, std::string("ipc"), false)->Iterations(200)->UseRealTime();
+BENCHMARK_CAPTURE(BM_BusHandshake, ipc_curve, std::string("ipc"), true)->Iterations(200)->UseRealTime();
+BENCHMARK_CAPTURE(BM_BusHandshake, tcp, std::string("tcp"), false)->Iterations(200)->UseRealTime();
+BENCHMARK_CAPTURE(BM_BusHandshake, tcp_curve, std::string("tcp"), true)->Iterations(200)->UseRealTime();
 
 }  // namespace
 
@@ -368,6 +449,14 @@ int main(int argc, char** argv) {
   std::string pattern = (std::filesystem::temp_directory_path() / "bp-floor-XXXXXX").string();
   if (mkdtemp(pattern.data()) == nullptr) return 1;
   g_tmp_dir = pattern;
+  for (int slot : {kParentSlot, kChildSlot}) {
+    auto keys = bp::bus::GenerateCurveKeyPair();
+    if (!keys.ok()) {
+      std::fprintf(stderr, "no CURVE: %s\n", keys.status().ToString().c_str());
+      return 1;
+    }
+    g_keys[slot] = keys.value();
+  }
   SpawnAll();  // before any ZeroMQ context or thread exists in this process
   benchmark::Initialize(&argc, argv);
   benchmark::RunSpecifiedBenchmarks();

@@ -8,8 +8,10 @@
 #   scripts/bench.sh --out DIR        # results to DIR (default bench/results)
 #   scripts/bench.sh --no-plot        # skip bench/plot_bench.py
 #
-# BUILD_DIR (default build-lead) is the build tree; the targets are built first
-# unless --no-build. Outputs in the results dir:
+# BUILD_DIR (default build/, the tree scripts/build.sh makes) is the build
+# tree; the targets are built first unless --no-build, and a tree that does
+# not exist yet is configured and built by scripts/build.sh first. Outputs in
+# the results dir:
 #   zmq_floor.json replication.json shim.json memenv.json reinit.json repmgr.json
 #   drill_kill.json drill_pause.json [drill_replace.json, full mode]
 #   soak.json soak_samples.csv soak.png (full mode: `chassis soak`, see below)
@@ -22,6 +24,10 @@
 # sampled each second. SOAK_S (default 1800: 30 minutes measured; 0 skips it),
 # SOAK_WARMUP_S (60), SOAK_CACHE_MB (32), SOAK_LOG_BUFFER_MB (8),
 # SOAK_CLIENTS (8), SOAK_KEYS (1000), SOAK_VALUE_SIZE (64).
+# The fuzz run (full mode only): every libFuzzer target for BENCH_FUZZ_RUNS
+# inputs (default 10000000; 0 skips it; about 20 minutes on 2 cores) through
+# scripts/fuzz.sh, in its own build dir (build-fuzz, clang); its summary goes
+# to fuzz.txt, crashing inputs to build-fuzz/artifacts.
 # The body is one function, so that bash parses all of it before running
 # (editing this file during a run cannot derail the run).
 main() {
@@ -40,15 +46,20 @@ while [[ $# -gt 0 ]]; do
     --out=*) OUT="${1#--out=}" ;;
     --no-plot) PLOT=0 ;;
     --no-build) BUILD=0 ;;
-    -h|--help) sed -n '2,26p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    -h|--help) sed -n '2,30p' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) echo "bench.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
 done
 [[ "${BP_BENCH_QUICK:-0}" == 1 ]] && QUICK=1
 
-BUILD_DIR=${BUILD_DIR:-build-lead}
+BUILD_DIR=${BUILD_DIR:-build}
 [[ "$BUILD_DIR" = /* ]] || BUILD_DIR="$ROOT/$BUILD_DIR"
+if [[ $BUILD == 1 && ! -f "$BUILD_DIR/CMakeCache.txt" ]]; then
+  echo "== $BUILD_DIR is not configured yet: scripts/build.sh first" >&2
+  BUILD_DIR="$BUILD_DIR" BP_SANITIZE=OFF bash "$ROOT/scripts/build.sh" >&2 || {
+    echo "bench.sh: scripts/build.sh failed for $BUILD_DIR" >&2; exit 1; }
+fi
 BENCH="$BUILD_DIR/bench"
 CHASSIS="$BUILD_DIR/tools/chassis/chassis"
 PY=${BENCH_PYTHON:-/usr/bin/python3}
@@ -218,6 +229,12 @@ if [[ $SOAK_S != 0 ]] && step soak_up soak_up; then
   step soak soak
   step soak_down chassis_down
 fi
+FUZZ_RUNS=${BENCH_FUZZ_RUNS:-10000000}
+[[ $QUICK == 1 ]] && FUZZ_RUNS=0
+fuzz() { BP_FUZZ_RUNS="$FUZZ_RUNS" bash "$ROOT/scripts/fuzz.sh" >"$OUT/fuzz.txt"; }
+if [[ $FUZZ_RUNS != 0 ]]; then
+  step fuzz fuzz
+fi
 exec 1>&3 3>&-
 
 END=$(date +%s)
@@ -236,6 +253,7 @@ LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
   printf '  "build_dir": "%s",\n' "$BUILD_DIR"
   printf '  "drill_rounds": {"kill": %s, "pause": %s, "replace": %s},\n' "$KILL_ROUNDS" "$PAUSE_ROUNDS" "$REPLACE"
   printf '  "soak_s": %s,\n' "$SOAK_S"
+  printf '  "fuzz_runs": %s,\n' "$FUZZ_RUNS"
   printf '  "step_seconds": {%s},\n' "$(IFS=,; echo "${STEP_TIMES[*]}" | sed 's/,/, /g')"
   printf '  "total_seconds": %s,\n' "$((END - START))"
   printf '  "failed": [%s]\n' "$(for f in "${FAILED[@]}"; do printf '"%s",' "$f"; done | sed 's/,$//')"

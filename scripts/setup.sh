@@ -12,6 +12,7 @@ PACKAGES=(
   libgtest-dev libbenchmark-dev
   libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libspdlog-dev
   python3 python3-matplotlib
+  clang-14 libclang-rt-14-dev
 )
 
 missing=()

@@ -6,8 +6,10 @@
 namespace bp::board {
 
 AckTracker::AckTracker(const ChassisConfig& config, int self_slot,
-                       std::function<bool(int)> is_alive, std::function<bool(int)> is_caught_up)
-    : config_(config),
+                       std::function<bool(int)> is_alive, std::function<bool(int)> is_caught_up,
+                       const Clock& clock)
+    : clock_(clock),
+      config_(config),
       self_slot_(self_slot),
       is_alive_(std::move(is_alive)),
       is_caught_up_(is_caught_up ? std::move(is_caught_up) : is_alive_) {
@@ -133,22 +135,15 @@ AckOutcome AckTracker::Wait(bus::Lsn lsn, uint32_t timeout_ms) {
     return out;
   }
   uint64_t epoch = abort_epoch_;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  const int64_t deadline_us = clock_.NowMicros() + int64_t(timeout_ms) * 1000;
   Waiter self;
   self.lsn = lsn;
   waiters_.push_back(&self);
-  while (true) {
-    if (MetLocked(lsn, &out.got, &out.needed)) {
-      out.met = true;
-      break;
-    }
-    if (abort_epoch_ != epoch ||
-        self.cv.wait_until(l, deadline) == std::cv_status::timeout) {
-      out.met = MetLocked(lsn, &out.got, &out.needed);
-      if (!out.met) ++failures_;
-      break;
-    }
-  }
+  clock_.WaitUntil(self.cv, l, deadline_us, [&] {
+    return abort_epoch_ != epoch || MetLocked(lsn, &out.got, &out.needed);
+  });
+  out.met = MetLocked(lsn, &out.got, &out.needed);
+  if (!out.met) ++failures_;
   waiters_.erase(std::find(waiters_.begin(), waiters_.end(), &self));
   return out;
 }

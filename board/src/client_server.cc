@@ -1,6 +1,7 @@
 #include "board/client_server.h"
 
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -9,6 +10,10 @@
 #include <vector>
 #include <zmq.hpp>
 
+#include "board/client_security.h"
+#include "bus/kv_op.h"
+#include "bus/zap.h"
+#include "board/decode.h"
 #include "client_generated.h"
 
 namespace bp::board {
@@ -16,6 +21,8 @@ namespace bp::board {
 struct ClientServer::Sockets {
   explicit Sockets(zmq::context_t& ctx) : router(ctx, zmq::socket_type::router) {}
   zmq::socket_t router;
+  // tcp:// with CURVE: the router's handshake events (server thread).
+  std::unique_ptr<zmq::socket_t> monitor;
 };
 
 namespace {
@@ -46,13 +53,7 @@ std::string Reply(uint64_t seq, const Status& st, const std::string& value = "",
 
 std::string ScanReply(uint64_t seq, const std::vector<std::pair<std::string, std::string>>& kvs) {
   flatbuffers::FlatBufferBuilder fbb(256);
-  std::vector<flatbuffers::Offset<wire::KvOp>> ops;
-  for (const auto& [k, v] : kvs) {
-    auto kk = fbb.CreateVector(reinterpret_cast<const uint8_t*>(k.data()), k.size());
-    auto vv = fbb.CreateVector(reinterpret_cast<const uint8_t*>(v.data()), v.size());
-    ops.push_back(wire::CreateKvOp(fbb, wire::OpKind::Put, kk, vv));
-  }
-  auto pairs = fbb.CreateVector(ops);
+  auto pairs = bus::EncodeKvPuts(fbb, kvs);
   wire::ClientReplyBuilder b(fbb);
   b.add_version(bus::kProtocolVersion);
   b.add_seq(seq);
@@ -67,9 +68,11 @@ ClientServer::ClientServer(Engine* engine, std::shared_ptr<zmq::context_t> conte
     : engine_(engine), ctx_(std::move(context)) {}
 
 Result<std::unique_ptr<ClientServer>> ClientServer::Start(Engine* engine, const std::string& endpoint,
-                                                          std::shared_ptr<zmq::context_t> context) {
+                                                          std::shared_ptr<zmq::context_t> context,
+                                                          ClientCurveOptions curve) {
   if (!context) context = std::make_shared<zmq::context_t>(1);
   std::unique_ptr<ClientServer> s(new ClientServer(engine, std::move(context)));
+  s->curve_ = std::move(curve);
   BP_RETURN_IF_ERROR(s->Bind(endpoint));
   std::weak_ptr<std::atomic<bool>> alive = s->alive_;
   ClientServer* raw = s.get();
@@ -100,11 +103,84 @@ Status ClientServer::Bind(const std::string& endpoint) {
     sockets_->router.set(zmq::sockopt::maxmsgsize, int64_t(MaxClientRequestBytes(engine_->config())));
     sockets_->router.set(zmq::sockopt::heartbeat_ivl, kHeartbeatIvlMs);
     sockets_->router.set(zmq::sockopt::heartbeat_timeout, kHeartbeatTimeoutMs);
+    if (!IpcSocketPath(endpoint).empty()) return BindIpc(endpoint);
+    if (endpoint.rfind("tcp://", 0) == 0) BP_RETURN_IF_ERROR(SecureTcp(endpoint));
+    else security_ = {{"endpoint", endpoint}, {"transport", endpoint.substr(0, endpoint.find(':'))}};
     sockets_->router.bind(endpoint);
   } catch (const zmq::error_t& e) {
     return Status::InvalidArgument("cannot bind client endpoint '" + endpoint + "': " + e.what() +
                                    " (is another board using it? is the directory there?)");
   }
+  return Status::Ok();
+}
+
+// The socket file is created owner-only and only then given its group and
+// mode: a connection the kernel accepted stays open after a later chmod, so
+// binding under the usual umask (0755 or, with umask 0, 0777) and tightening
+// afterwards would leave a window in which others could connect for good.
+// libzmq binds an ipc:// endpoint in the calling thread, so a umask of 0077
+// around the bind applies to the file. umask is process-wide: a file another
+// board thread creates in these microseconds gets fewer group/other bits,
+// never more, and keeps its owner bits (nothing becomes unusable).
+Status ClientServer::BindIpc(const std::string& endpoint) {
+  auto access = ResolveIpcSocketAccess(engine_->config(), endpoint);
+  if (!access.ok()) return access.status();
+  mode_t old = umask(0077);
+  try {
+    sockets_->router.bind(endpoint);
+  } catch (...) {
+    umask(old);
+    throw;
+  }
+  umask(old);
+  BP_RETURN_IF_ERROR(ApplyIpcSocketAccess(*access));
+  security_ = {{"endpoint", endpoint},
+               {"transport", "ipc"},
+               {"curve", false},
+               {"socket_file", access->path},
+               {"socket_group", access->group},
+               {"socket_mode", SocketModeString(access->mode)},
+               {"keys", {"client_socket_group", "client_socket_mode"}}};
+  return Status::Ok();
+}
+
+// ipc:// keeps relying on the file mode (BindIpc): it is local and
+// group-restricted, and the kernel checks every connect. tcp:// is reachable
+// from the network: with security = "curve" only client_public_keys complete
+// the handshake; a refused one is counted by the ZAP handler (status).
+Status ClientServer::SecureTcp(const std::string& endpoint) {
+  const ChassisConfig& c = engine_->config();
+  security_ = {{"endpoint", endpoint}, {"transport", "tcp"}, {"curve", curve_.curve}};
+  if (!curve_.curve) {
+    security_["warning"] = "security = \"none\": the tcp:// client endpoint accepts any client "
+                           "that reaches it over the network";
+    return Status::Ok();
+  }
+  auto zap = bus::ZapAuthenticator::Start(*ctx_);
+  if (!zap.ok()) return zap.status().WithContext("client endpoint " + endpoint);
+  zap_ = std::move(*zap);
+  std::map<std::string, std::string> users;
+  for (size_t i = 0; i < c.client_public_keys.size(); ++i) {
+    users[c.client_public_keys[i]] = "client_public_keys[" + std::to_string(i) + "]";
+  }
+  BP_RETURN_IF_ERROR(zap_->SetDomain(kClientZapDomain, users));
+  sockets_->router.set(zmq::sockopt::curve_server, 1);
+  sockets_->router.set(zmq::sockopt::curve_secretkey, curve_.server_keys.secret_z85);
+  sockets_->router.set(zmq::sockopt::zap_domain, kClientZapDomain);
+  // ZAP sees only clients that speak CURVE; the monitor also counts those
+  // that offer no key at all (a mechanism mismatch).
+  const std::string mon = "inproc://bp-client-monitor-" + std::to_string(uintptr_t(this));
+  if (zmq_socket_monitor(sockets_->router.handle(), mon.c_str(),
+                         ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                             ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) != 0) {
+    return Status::Internal(std::string("client endpoint: zmq_socket_monitor failed: ") +
+                            zmq_strerror(zmq_errno()));
+  }
+  sockets_->monitor = std::make_unique<zmq::socket_t>(*ctx_, zmq::socket_type::pair);
+  sockets_->monitor->set(zmq::sockopt::linger, 0);
+  sockets_->monitor->connect(mon);
+  security_["server_public_key"] = curve_.server_keys.public_z85;
+  security_["keys"] = {"client_public_keys"};
   return Status::Ok();
 }
 
@@ -120,7 +196,9 @@ void ClientServer::Stop() {
   if (thread_.joinable()) thread_.join();
   waiters_.Stop();
   readers_.Stop();
+  if (sockets_ && sockets_->monitor) zmq_socket_monitor(sockets_->router.handle(), nullptr, 0);
   sockets_.reset();
+  if (zap_) zap_->Stop();  // before the context closes (bus/zap.h)
   if (wake_fd_ >= 0) close(wake_fd_);
   wake_fd_ = -1;
 }
@@ -181,16 +259,43 @@ void ClientServer::SendOne(const std::string& id, const std::string& payload) {
   }
 }
 
+// Server thread: counts one handshake event of the router's monitor.
+void ClientServer::OnMonitorEvent() {
+  zmq::message_t head, addr;
+  if (!sockets_->monitor->recv(head, zmq::recv_flags::dontwait)) return;
+  if (head.more()) (void)sockets_->monitor->recv(addr, zmq::recv_flags::none);
+  if (head.size() < sizeof(uint16_t)) return;
+  uint16_t event;
+  std::memcpy(&event, head.data(), sizeof event);
+  switch (event) {
+    case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
+      ++handshakes_ok_;
+      return;
+    case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:  // ZAP: a key not in client_public_keys
+      ++handshakes_refused_key_;
+      return;
+    default:  // no CURVE offered, a wrong server key, a broken or abandoned handshake
+      ++handshakes_refused_other_;
+      return;
+  }
+}
+
 void ClientServer::Loop() {
   zmq::pollitem_t items[] = {{sockets_->router.handle(), 0, ZMQ_POLLIN, 0},
-                             {nullptr, wake_fd_, ZMQ_POLLIN, 0}};
+                             {nullptr, wake_fd_, ZMQ_POLLIN, 0},
+                             {sockets_->monitor ? sockets_->monitor->handle() : nullptr, -1,
+                              ZMQ_POLLIN, 0}};
+  const int n_items = sockets_->monitor ? 3 : 2;
   while (!stop_.load()) {
     try {
-      zmq::poll(items, 2, std::chrono::milliseconds(100));
+      zmq::poll(items, n_items, std::chrono::milliseconds(100));
     } catch (const zmq::error_t&) {
       continue;
     }
     if (items[1].revents & ZMQ_POLLIN) DrainOutbox();
+    if (n_items == 3 && (items[2].revents & ZMQ_POLLIN)) {
+      for (int i = 0; i < 64; ++i) OnMonitorEvent();
+    }
     if (!(items[0].revents & ZMQ_POLLIN)) continue;
     for (int i = 0; i < 64; ++i) {  // a burst, then look at the outbox again
       zmq::message_t id, body;
@@ -216,42 +321,20 @@ void ClientServer::Loop() {
 }
 
 void ClientServer::Handle(const std::string& identity, const uint8_t* data, size_t size) {
-  flatbuffers::Verifier v(data, size, 64, 100000);
-  if (!wire::VerifyClientFrameBuffer(v)) {
-    ++malformed_;
-    Enqueue(identity, Reply(0, Status::InvalidArgument("malformed request frame (not a ClientFrame)")));
+  ClientRequestCheck check = CheckClientRequest(data, size);
+  if (check.malformed) ++malformed_;
+  if (!check.req) {
+    Enqueue(identity, Reply(check.seq, check.error));
     return;
   }
-  const auto* req = wire::GetClientFrame(data)->msg_as_ClientRequest();
-  if (!req) {
-    ++malformed_;
-    Enqueue(identity, Reply(0, Status::InvalidArgument("expected a ClientRequest")));
-    return;
-  }
-  uint64_t seq = req->seq();
-  if (req->version() != bus::kProtocolVersion) {
-    Enqueue(identity, Reply(seq, Status::InvalidArgument(
-                                     "client protocol version " + std::to_string(req->version()) +
-                                     " is not supported by this board (" +
-                                     std::to_string(bus::kProtocolVersion) + "); upgrade the shim")));
-    return;
-  }
+  const wire::ClientRequest* req = check.req;
+  const uint64_t seq = check.seq;
   switch (req->op()) {
     case wire::ClientOp::Get:
       HandleGet(identity, seq, req);
       return;
     case wire::ClientOp::Write: {
-      std::vector<memenv::BatchOp> ops;
-      if (req->ops()) {
-        for (const wire::KvOp* op : *req->ops()) {
-          memenv::BatchOp b;
-          b.kind = op->kind() == wire::OpKind::Put ? memenv::BatchOp::Kind::kPut
-                                                   : memenv::BatchOp::Kind::kDelete;
-          b.key = Bytes(op->key());
-          b.value = Bytes(op->value());
-          ops.push_back(std::move(b));
-        }
-      }
+      std::vector<memenv::BatchOp> ops = DecodeKvOps(req->ops());
       RequestId id{req->request_id_hi(), req->request_id_lo()};
       engine_->SubmitWrite(std::move(ops), id, [this, identity, seq, alive = alive_](WriteResult r) {
         if (alive->load()) Enqueue(identity, Reply(seq, r.status, "", r.durable, r.token));
@@ -262,12 +345,12 @@ void ClientServer::Handle(const std::string& identity, const uint8_t* data, size
       Enqueue(identity, Reply(seq, Status::Ok(), "", false, "", StatusJson().dump()));
       return;
     case wire::ClientOp::Admin: {
-      nlohmann::json cmd = nlohmann::json::parse(Bytes(req->key()), nullptr, false);
+      nlohmann::json cmd = ParseAdminCommand(*req);
       if (cmd.is_discarded()) {
         Enqueue(identity, Reply(seq, Status::InvalidArgument("admin command is not valid JSON")));
         return;
       }
-      nlohmann::json out = cmd.is_object() && cmd.value("cmd", "") == "status" ? StatusJson() : engine_->Admin(cmd);
+      nlohmann::json out = AdminCommandName(cmd) == "status" ? StatusJson() : engine_->Admin(cmd);
       Enqueue(identity, Reply(seq, Status::Ok(), "", false, "", out.dump()));
       return;
     }
@@ -382,6 +465,31 @@ nlohmann::json ClientServer::StatusJson() {
   }
   j["queues"]["replica_reads"] = QueueJson(readers_.Stats(), {});  // fixed: kReadQueueLimit
   j["queues"]["waiting_reads"] = QueueJson(waiters_.Stats(), {});
+  j["client_security"] = SecurityJson();
+  return j;
+}
+
+// The "client_security" part of status: how the endpoint is protected.
+// Refusals are counted by the ZAP handler: unknown keys, and clients that
+// offer no CURVE at all.
+nlohmann::json ClientServer::SecurityJson() const {
+  nlohmann::json j = security_;
+  if (!zap_) return j;
+  bus::ZapAuthenticator::Stats st = zap_->GetStats();
+  j["authorized_keys"] = engine_->config().client_public_keys.size();
+  // Clients that did not get in: a key not in client_public_keys (refused
+  // by ZAP), no CURVE at all, or a broken handshake.
+  j["refused"] = handshakes_refused_key_.load() + handshakes_refused_other_.load();
+  j["zap"] = {{"accepted", st.accepted}, {"refused", st.refused}};
+  nlohmann::json last = nlohmann::json::array();
+  for (const auto& r : st.last_refused) {
+    last.push_back({{"public_key", r.public_z85}, {"mechanism", r.mechanism}, {"reason", r.reason}});
+  }
+  j["last_refused"] = last;
+  // The router's own view of every handshake (monitor events).
+  j["handshakes"] = {{"succeeded", handshakes_ok_.load()},
+                     {"refused_key", handshakes_refused_key_.load()},
+                     {"refused_handshake", handshakes_refused_other_.load()}};
   return j;
 }
 

@@ -2,7 +2,9 @@
 #include "board/config.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 #include <toml++/toml.h>
@@ -16,12 +18,14 @@ std::string At(const std::string& source, int line) {
 
 int LineOf(const toml::node* n) { return n ? static_cast<int>(n->source().begin.line) : 0; }
 
-// Reads an optional unsigned integer key of table `t` into `out`.
+// Reads an optional unsigned integer key of table `t` into `out`. Integers
+// are read with value_exact: toml++ 3.3 value<int64_t>() converts a float
+// and casts it before its range check (UB on 4e96; fuzz_chassis_config).
 Status ReadUint(const toml::table& t, const char* key, uint32_t* out, const std::string& src,
                 uint64_t max = UINT32_MAX) {
   const toml::node* n = t.get(key);
   if (!n) return Status::Ok();
-  auto v = n->value<int64_t>();
+  auto v = n->value_exact<int64_t>();
   if (!v || *v < 0 || static_cast<uint64_t>(*v) > max) {
     return Status::InvalidArgument(At(src, LineOf(n)) + "'" + key +
                                    "' must be an integer between 0 and " + std::to_string(max));
@@ -40,15 +44,43 @@ Status CheckRange(const UintKeyRange& k, uint32_t v, const std::string& where) {
 Status ReadBool(const toml::table& t, const char* key, bool* out, const std::string& src) {
   const toml::node* n = t.get(key);
   if (!n) return Status::Ok();
-  auto v = n->value<bool>();
+  auto v = n->value_exact<bool>();
   if (!v) return Status::InvalidArgument(At(src, LineOf(n)) + "'" + key + "' must be true or false");
   *out = *v;
   return Status::Ok();
 }
 
+// The client endpoint's access keys (README "Client endpoint security").
+Status ReadClientAccess(const toml::table& c, const std::string& src, ChassisConfig* cfg) {
+  if (const toml::node* n = c.get("client_socket_group")) {
+    auto v = n->value<std::string>();
+    if (!v) return Status::InvalidArgument(At(src, LineOf(n)) + "'client_socket_group' must be a group name (a string)");
+    cfg->client_socket_group = *v;
+  }
+  if (const toml::node* n = c.get("client_socket_mode")) {
+    auto v = n->value<std::string>();
+    auto mode = ParseSocketMode(v.value_or(""));
+    if (!v || !mode.ok()) {
+      return Status::InvalidArgument(At(src, LineOf(n)) + "'client_socket_mode' must be an octal "
+                                     "string such as \"0660\"" + (v ? ": " + mode.status().message() : ""));
+    }
+    cfg->client_socket_mode = *mode;
+  }
+  if (const toml::node* n = c.get("client_public_keys")) {
+    const toml::array* a = n->as_array();
+    if (!a) return Status::InvalidArgument(At(src, LineOf(n)) + "'client_public_keys' must be an array of Z85 public keys");
+    for (const toml::node& k : *a) {
+      auto v = k.value<std::string>();
+      if (!v) return Status::InvalidArgument(At(src, LineOf(&k)) + "'client_public_keys' entries must be strings (Z85 public keys)");
+      cfg->client_public_keys.push_back(*v);
+    }
+  }
+  return Status::Ok();
+}
+
 Status ReadChassis(const toml::table& c, const std::string& src, ChassisConfig* cfg) {
   if (const toml::node* n = c.get("id")) {
-    auto v = n->value<int64_t>();
+    auto v = n->value_exact<int64_t>();
     if (!v || *v <= 0) return Status::InvalidArgument(At(src, LineOf(n)) + "'id' must be a positive integer");
     cfg->chassis_id = static_cast<uint64_t>(*v);
   }
@@ -76,6 +108,14 @@ Status ReadChassis(const toml::table& c, const std::string& src, ChassisConfig* 
   BP_RETURN_IF_ERROR(ReadBool(c, "bulk", &cfg->bulk, src));
   BP_RETURN_IF_ERROR(ReadBool(c, "leases", &cfg->leases, src));
   BP_RETURN_IF_ERROR(ReadBool(c, "allow_no_failover", &cfg->allow_no_failover, src));
+  if (const toml::node* n = c.get("security")) {
+    std::string s = n->value<std::string>().value_or("");
+    if (s == "curve") cfg->security = SecurityMode::kCurve;
+    else if (s == "none") cfg->security = SecurityMode::kNone;
+    else return Status::InvalidArgument(At(src, LineOf(n)) + "security '" + s +
+                                        "' is unknown; use \"curve\" (the default) or \"none\"");
+  }
+  BP_RETURN_IF_ERROR(ReadClientAccess(c, src, cfg));
   for (auto&& [k, v] : c) {
     static const std::set<std::string> known = {
         "id", "ack_policy", "two_board_mode", "preferred_slot", "ack_timeout_ms",
@@ -88,7 +128,9 @@ Status ReadChassis(const toml::table& c, const std::string& src, ChassisConfig* 
         "rep_queue_frames", "rep_queue_mb", "serve_queue_frames", "serve_queue_mb",
         "write_queue_limit", "write_queue_mb", "client_send_queue_limit", "client_send_queue_mb", "max_subscribers",
         "delay_line_frames", "delay_line_mb",
-        "log_wait_ms", "max_read_timeout_ms"};
+        "log_wait_ms", "max_read_timeout_ms",
+        "security",
+        "client_socket_group", "client_socket_mode", "client_public_keys"};
     if (!known.count(std::string(k.str()))) {
       return Status::InvalidArgument(At(src, LineOf(&v)) + "unknown key '" + std::string(k.str()) +
                                      "' in [chassis]; see README 'Configuration' for the keys");
@@ -100,7 +142,7 @@ Status ReadChassis(const toml::table& c, const std::string& src, ChassisConfig* 
 Status ReadBoard(const toml::table& b, const std::string& src, int line, SlotConfig* s) {
   s->line = line;
   const toml::node* slot = b.get("slot");
-  auto sv = slot ? slot->value<int64_t>() : std::nullopt;
+  auto sv = slot ? slot->value_exact<int64_t>() : std::nullopt;
   if (!sv || *sv < 1 || *sv > 1000) {
     return Status::InvalidArgument(At(src, line) + "[[board]] needs 'slot' = an integer from 1 to 1000");
   }
@@ -114,16 +156,44 @@ Status ReadBoard(const toml::table& b, const std::string& src, int line, SlotCon
   }
   BP_RETURN_IF_ERROR(ReadUint(b, "priority", &s->priority, src, 1000000));
   BP_RETURN_IF_ERROR(ReadBool(b, "electable", &s->electable, src));
+  for (const char* key : {"public_key", "secret_key_file"}) {
+    const toml::node* n = b.get(key);
+    if (n != nullptr && !n->is_string()) {
+      return Status::InvalidArgument(At(src, LineOf(n)) + "'" + key + "' must be a string");
+    }
+  }
+  s->public_key = b["public_key"].value_or(std::string());
+  s->secret_key_file = b["secret_key_file"].value_or(std::string());
   for (auto&& [k, v] : b) {
     static const std::set<std::string> known = {"slot", "endpoint", "client_endpoint", "priority",
-                                                "electable"};
+                                                "electable", "public_key", "secret_key_file"};
     if (!known.count(std::string(k.str()))) {
       return Status::InvalidArgument(At(src, LineOf(&v)) + "unknown key '" + std::string(k.str()) +
                                      "' in [[board]]; known: slot, endpoint, client_endpoint, "
-                                     "priority, electable");
+                                     "priority, electable, public_key, secret_key_file");
     }
   }
   return Status::Ok();
+}
+
+// A TOML basic string: quoted, with backslash, quote and control
+// characters escaped, so that any endpoint ParseChassisConfig accepted is
+// written back as the same string (found by fuzz_chassis_config).
+std::string Quote(const std::string& s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += char(c);
+    } else if (c < 0x20 || c == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04X", c);
+      out += buf;
+    } else {
+      out += char(c);
+    }
+  }
+  return out + "\"";
 }
 
 }  // namespace
@@ -158,6 +228,10 @@ const char* TwoBoardModeName(TwoBoardMode m) {
   return "?";
 }
 
+const char* SecurityModeName(SecurityMode m) {
+  return m == SecurityMode::kCurve ? "curve" : "none";
+}
+
 const SlotConfig* ChassisConfig::Find(int slot) const {
   for (const auto& b : boards) {
     if (b.slot == slot) return &b;
@@ -178,6 +252,18 @@ Status ChassisConfig::Validate() const {
                                    ") must be at most rep_request_max_ms (" +
                                    std::to_string(rep_request_max_ms) + ")");
   }
+  BP_RETURN_IF_ERROR(ValidateBoards());
+  BP_RETURN_IF_ERROR(ValidateElectorate());
+  BP_RETURN_IF_ERROR(ValidateTimersAndSizes());
+  BP_RETURN_IF_ERROR(ValidateClientSecurity());
+  BP_RETURN_IF_ERROR(ValidateQueueBounds());
+  BP_RETURN_IF_ERROR(ValidateMemoryKeys());
+  return ValidateSecurity();
+}
+
+// Every [[board]]: its own slot and endpoints, of a supported scheme; an
+// electable board has a priority.
+Status ChassisConfig::ValidateBoards() const {
   if (boards.empty()) {
     return Status::InvalidArgument("no [[board]] entries; declare one [[board]] table per slot");
   }
@@ -206,6 +292,12 @@ Status ChassisConfig::Validate() const {
                                      "electable = false");
     }
   }
+  return Status::Ok();
+}
+
+// The electable boards can keep a strict majority through a failure (or the
+// operator said otherwise), and a preferred board can win its hand-back.
+Status ChassisConfig::ValidateElectorate() const {
   int e = ElectableCount();
   if (e == 0) {
     return Status::InvalidArgument("no electable board; set electable = true on at least one "
@@ -236,6 +328,12 @@ Status ChassisConfig::Validate() const {
         std::to_string(e) + " electable boards: an even number gives no strict majority after a "
         "split; make one board non-electable (electable = false) or add one");
   }
+  return Status::Ok();
+}
+
+// Timers that depend on each other, and sizes that must fit the log buffer
+// and the cache.
+Status ChassisConfig::ValidateTimersAndSizes() const {
   if (heartbeat_interval_ms == 0 || heartbeat_timeout_ms < 2 * heartbeat_interval_ms) {
     return Status::InvalidArgument("heartbeat_timeout_ms must be at least 2 x heartbeat_interval_ms "
                                    "(and the interval > 0), or a single late heartbeat triggers an "
@@ -257,8 +355,41 @@ Status ChassisConfig::Validate() const {
                                    std::to_string(log_buffer_mb) + "); raise log_buffer_mb");
   }
   if (write_threads == 0) return Status::InvalidArgument("write_threads must be >= 1");
-  BP_RETURN_IF_ERROR(ValidateQueueBounds());
-  return ValidateMemoryKeys();
+  return Status::Ok();
+}
+
+// security curve: every board has its own valid public key and a CURVE
+// transport (no inproc://). Key files are checked by the board that reads
+// its own (LoadSlotKeys): other slots' files live on other boards.
+Status ChassisConfig::ValidateSecurity() const {
+  if (security != SecurityMode::kCurve) return Status::Ok();
+  std::map<std::string, int> slot_of_key;
+  for (const auto& b : boards) {
+    std::string where = "line " + std::to_string(b.line) + ": slot " + std::to_string(b.slot);
+    if (b.public_key.empty()) {
+      return Status::InvalidArgument(
+          where + " has no public_key, and security is curve (the default when [chassis] has no "
+          "'security' key): generate its keys with `chassis keygen --config <file> --slot " +
+          std::to_string(b.slot) + "`, or set security = \"none\" in [chassis] to run without "
+          "authentication");
+    }
+    if (!bus::IsValidCurveKey(b.public_key)) {
+      return Status::InvalidArgument(where + ": public_key '" + b.public_key +
+                                     "' is not a CURVE key (40 Z85 characters); copy the one "
+                                     "`chassis keygen` printed");
+    }
+    auto [it, fresh] = slot_of_key.emplace(b.public_key, b.slot);
+    if (!fresh) {
+      return Status::InvalidArgument(where + ": public_key is also slot " +
+                                     std::to_string(it->second) +
+                                     "'s; every board needs its own key pair");
+    }
+    if (b.endpoint.rfind("inproc://", 0) == 0) {
+      return Status::InvalidArgument(where + ": security curve cannot run over inproc:// "
+                                     "(ZeroMQ has no CURVE there); use ipc:// or tcp://");
+    }
+  }
+  return Status::Ok();
 }
 
 Status ChassisConfig::ValidateMemoryKeys() const {
@@ -326,7 +457,8 @@ Status ChassisConfig::ValidateQueueBounds() const {
   return Status::Ok();
 }
 
-Result<ChassisConfig> ParseChassisConfig(const std::string& text, const std::string& src) {
+Result<ChassisConfig> ParseChassisConfig(const std::string& text, const std::string& src,
+                                         bool validate) {
   toml::table root;
   try {
     root = toml::parse(text, src);
@@ -355,12 +487,12 @@ Result<ChassisConfig> ParseChassisConfig(const std::string& text, const std::str
                                      std::string(k.str()) + "'; use [chassis] and [[board]]");
     }
   }
-  Status st = cfg.Validate();
+  Status st = validate ? cfg.Validate() : Status::Ok();
   if (!st.ok()) return st.WithContext(src);
   return cfg;
 }
 
-Result<ChassisConfig> LoadChassisConfig(const std::string& path) {
+Result<ChassisConfig> LoadChassisConfig(const std::string& path, bool validate) {
   std::ifstream in(path);
   if (!in) {
     return Status::InvalidArgument("cannot read chassis configuration '" + path +
@@ -368,12 +500,13 @@ Result<ChassisConfig> LoadChassisConfig(const std::string& path) {
   }
   std::stringstream ss;
   ss << in.rdbuf();
-  return ParseChassisConfig(ss.str(), path);
+  return ParseChassisConfig(ss.str(), path, validate);
 }
 
 ChassisConfig MakeLocalChassis(int boards, const std::string& run_dir, uint64_t chassis_id) {
   ChassisConfig cfg;
   cfg.chassis_id = chassis_id;
+  cfg.security = SecurityMode::kNone;
   for (int i = 1; i <= boards; ++i) {
     SlotConfig s;
     s.slot = i;
@@ -384,6 +517,56 @@ ChassisConfig MakeLocalChassis(int boards, const std::string& run_dir, uint64_t 
     cfg.boards.push_back(s);
   }
   return cfg;
+}
+
+Result<ChassisConfig> MakeLocalChassis(int boards, const std::string& run_dir,
+                                       uint64_t chassis_id, bool write_keys) {
+  ChassisConfig cfg = MakeLocalChassis(boards, run_dir, chassis_id);
+  if (!write_keys) return cfg;
+  cfg.security = SecurityMode::kCurve;
+  for (int slot = 1; slot <= boards; ++slot) {
+    BP_RETURN_IF_ERROR(GenerateSlotKey(&cfg, slot,
+                                       run_dir + "/slot" + std::to_string(slot) + ".key",
+                                       /*replace=*/true));
+  }
+  return cfg;
+}
+
+Status GenerateSlotKey(ChassisConfig* c, int slot, const std::string& key_file, bool replace) {
+  SlotConfig* board = nullptr;
+  for (auto& b : c->boards) {
+    if (b.slot == slot) board = &b;
+  }
+  if (board == nullptr) {
+    return Status::NotFound("slot " + std::to_string(slot) + " is not in the configuration");
+  }
+  auto pair = bus::GenerateCurveKeyPair();
+  if (!pair.ok()) return pair.status();
+  BP_RETURN_IF_ERROR(bus::WriteSecretKeyFile(key_file, pair.value(), replace));
+  board->public_key = pair->public_z85;
+  board->secret_key_file = key_file;
+  return Status::Ok();
+}
+
+Result<bus::CurveKeyPair> LoadSlotKeys(const ChassisConfig& c, int self_slot) {
+  const SlotConfig* self = c.Find(self_slot);
+  const std::string who = "slot " + std::to_string(self_slot);
+  if (self == nullptr) return Status::NotFound(who + " is not in the configuration");
+  if (self->secret_key_file.empty()) {
+    return Status::InvalidArgument(who + " has no secret_key_file in its [[board]] (security "
+                                   "curve); generate one with `board --keygen <path>` and set "
+                                   "secret_key_file and public_key");
+  }
+  auto pair = bus::ReadSecretKeyFile(self->secret_key_file);
+  if (!pair.ok()) return pair.status().WithContext(who);
+  if (pair->public_z85 != self->public_key) {
+    return Status::InvalidArgument(
+        who + ": the key file " + self->secret_key_file + " holds public key " +
+        pair->public_z85 + " but the configuration lists public_key = \"" + self->public_key +
+        "\"; put the file's public key in the configuration (every board's copy) or use the "
+        "matching key file");
+  }
+  return pair;
 }
 
 std::string ToToml(const ChassisConfig& c) {
@@ -430,13 +613,25 @@ std::string ToToml(const ChassisConfig& c) {
     << "log_wait_ms = " << c.log_wait_ms << "\n"
     << "max_read_timeout_ms = " << c.max_read_timeout_ms << "\n";
   if (c.allow_no_failover) o << "allow_no_failover = true\n";
+  o << "security = \"" << SecurityModeName(c.security) << "\"\n";
+  if (!c.client_socket_group.empty()) o << "client_socket_group = \"" << c.client_socket_group << "\"\n";
+  o << "client_socket_mode = \"" << SocketModeString(c.client_socket_mode) << "\"\n";
+  if (!c.client_public_keys.empty()) {
+    o << "client_public_keys = [";
+    for (size_t i = 0; i < c.client_public_keys.size(); ++i) {
+      o << (i ? ", " : "") << "\"" << c.client_public_keys[i] << "\"";
+    }
+    o << "]\n";
+  }
   for (const auto& b : c.boards) {
     o << "\n[[board]]\n"
       << "slot = " << b.slot << "\n"
-      << "endpoint = \"" << b.endpoint << "\"\n"
-      << "client_endpoint = \"" << b.client_endpoint << "\"\n"
+      << "endpoint = " << Quote(b.endpoint) << "\n"
+      << "client_endpoint = " << Quote(b.client_endpoint) << "\n"
       << "priority = " << b.priority << "\n"
       << "electable = " << (b.electable ? "true" : "false") << "\n";
+    if (!b.public_key.empty()) o << "public_key = \"" << b.public_key << "\"\n";
+    if (!b.secret_key_file.empty()) o << "secret_key_file = \"" << b.secret_key_file << "\"\n";
   }
   return o.str();
 }

@@ -11,26 +11,19 @@
 
 namespace bp::board {
 
-const char* RoleName(Role r) {
-  switch (r) {
-    case Role::kStarting: return "starting";
-    case Role::kClient: return "replica";
-    case Role::kMaster: return "master";
-  }
-  return "?";
-}
-
 Engine::Engine(EngineOptions options)
     : opts_(std::move(options)),
-      clock_(Clock::Real()),
+      clock_(*opts_.clock),
+      seed_(opts_.seed != 0 ? opts_.seed : FreshSeed()),
+      request_id_rng_(DeriveSeed(seed_, SeedStream::kRequestIds)),
       peers_(opts_.config, opts_.self_slot),
-      acks_(
-          opts_.config, opts_.self_slot,
-          [this](int slot) { return peers_.IsAlive(slot, clock_.NowMicros()); },
-          [this](int slot) { return peers_.IsCaughtUp(slot, clock_.NowMicros()); }),
+      durability_(opts_.config, opts_.self_slot, peers_, clock_,
+                  [this](const std::string& detail) { Emit(EventKind::kPermFailed, -1, detail); }),
       request_ids_(RequestIds::LimitsFor(opts_.config.request_retention_s, opts_.config.cache_mb,
                                          opts_.config.request_budget_pct)),
-      memory_(opts_.self_slot, opts_.config.cache_mb, opts_.config.cache_high_water_pct) {
+      memory_(opts_.self_slot, opts_.config.cache_mb, opts_.config.cache_high_water_pct),
+      roles_(opts_.config, opts_.self_slot, clock_, DeriveSeed(seed_, SeedStream::kElectionJitter),
+             peers_, guard_, stop_, *this) {
   header_.chassis_id = opts_.config.chassis_id;
   header_.sender = opts_.self_slot;
 }
@@ -52,7 +45,7 @@ void Engine::Emit(EventKind kind, int slot, std::string detail) {
   e.wall_us = clock_.WallMicros();
   e.kind = kind;
   e.slot = slot;
-  e.gen = gen_.load();
+  e.gen = roles_.generation();
   e.detail = std::move(detail);
   events_.Add(e);
 }
@@ -87,44 +80,38 @@ Status Engine::Open() {
   // (service.cc) and never lets Berkeley DB's post-commit lease check panic
   // the environment of a master cut off mid-commit (bdb-base-api.md §4).
   eo.commits_ignore_leases = c.leases;
+  eo.seed = DeriveSeed(seed_, SeedStream::kBackoff);
   auto env = memenv::Env::Open(eo);
   if (!env.ok()) return env.status().WithContext("opening the in-memory environment");
   env_ = std::move(env).value();
+  roles_.Attach(*env_);
   // Only the master writes its own log; clients receive the master's
   // checkpoints.
-  env_->SetCheckpointGate([this] { return role_.load() == Role::kMaster; });
+  env_->SetCheckpointGate([this] { return roles_.role() == Role::kMaster; });
 
   bus::BusOptions bo;
   bo.chassis_id = c.chassis_id;
   bo.self_slot = opts_.self_slot;
   bo.self_endpoint = self.endpoint;
-  bo.context = opts_.zmq_context;
-  bo.fault_seed = 0x9e3779b97f4a7c15ull ^ uint64_t(opts_.self_slot);
+  bo.fault_seed = DeriveSeed(seed_, SeedStream::kBusLoss);
+  bo.clock = &clock_;
   bo.delay_line_frames = c.delay_line_frames;
   bo.delay_line_bytes = size_t(c.delay_line_mb) << 20;
   for (const auto& b : c.boards) {
-    if (b.slot != opts_.self_slot) bo.peers.push_back({b.slot, b.endpoint});
+    if (b.slot != opts_.self_slot) bo.peers.push_back({b.slot, b.endpoint, b.public_key});
   }
-  auto bus = bus::Bus::Create(bo);
+  BP_RETURN_IF_ERROR(ConfigureBusSecurity(&bo));
+  auto bus = opts_.bus_factory ? opts_.bus_factory(std::move(bo)) : bus::Bus::Create(std::move(bo));
   if (!bus.ok()) return bus.status().WithContext("creating the bus");
   bus_ = std::move(bus).value();
 
   StartThreads();  // the worker holds messages until rep_start returned
   BP_RETURN_IF_ERROR(bus_->Start(this).WithContext("starting the bus"));
 
-  {
-    std::lock_guard<std::mutex> l(rep_start_mu_);
-    int ret = env_->raw()->rep_start(env_->raw(), nullptr, DB_REP_CLIENT);
-    if (ret != 0) {
-      return Status::Internal(std::string("rep_start(CLIENT) failed: ") + db_strerror(ret));
-    }
-    role_ = Role::kClient;
-    rep_started_ = true;
-  }
-  last_master_seen_us_ = clock_.NowMicros();
-  next_election_us_ = clock_.NowMicros() + int64_t(c.startup_wait_ms) * 1000;
+  BP_RETURN_IF_ERROR(roles_.StartAsClient());
   Log("started as replica in chassis " + std::to_string(c.chassis_id) + " (" +
-      std::to_string(c.boards.size()) + " slots, ack policy " + AckPolicyName(c.ack_policy) + ")");
+      std::to_string(c.boards.size()) + " slots, ack policy " + AckPolicyName(c.ack_policy) +
+      ", seed " + std::to_string(seed_) + ")");
   return Status::Ok();
 }
 
@@ -132,7 +119,6 @@ Status Engine::Open() {
 // (bdb-base-api.md §5.1, steps 1, 7 and 8).
 Status Engine::ConfigureReplication(__db_env* env) {
   const ChassisConfig& c = opts_.config;
-  const SlotConfig& self = *c.Find(opts_.self_slot);
   env->app_private = this;
   auto check = [](int ret, const char* what) -> Status {
     if (ret == 0) return Status::Ok();
@@ -144,8 +130,7 @@ Status Engine::ConfigureReplication(__db_env* env) {
   // Only electable boards vote (a non-electable board ignores HOLDELECTION),
   // so nsites and the election majority count electable boards.
   BP_RETURN_IF_ERROR(check(env->rep_set_nsites(env, uint32_t(c.ElectableCount())), "rep_set_nsites"));
-  (void)self;
-  BP_RETURN_IF_ERROR(check(env->rep_set_priority(env, ElectionPriority()), "rep_set_priority"));
+  BP_RETURN_IF_ERROR(check(env->rep_set_priority(env, roles_.ElectionPriority()), "rep_set_priority"));
   BP_RETURN_IF_ERROR(check(env->rep_set_timeout(env, DB_REP_ELECTION_TIMEOUT,
                                                 c.election_timeout_ms * 1000),
                            "rep_set_timeout(ELECTION_TIMEOUT)"));
@@ -173,43 +158,25 @@ void Engine::StartThreads() {
   write_pool_.Start(opts_.config.write_threads);
   worker_ = std::thread([this] { WorkerLoop(); });
   serve_worker_ = std::thread([this] { ServeLoop(); });
-  election_thread_ = std::thread([this] { ElectionLoop(); });
+  roles_.StartThread();
   ticker_ = std::thread([this] { TickerLoop(); });
   expirer_ = std::thread([this] { ExpirerLoop(); });
+  gauge_ = std::thread([this] { GaugeLoop(); });
 }
 
 // Berkeley DB calls this with internal mutexes held: only record and wake.
+// Role events are the role machine's; the rest are recorded here.
 void Engine::EventCallback(__db_env* env, uint32_t event, void* info) {
   auto* self = static_cast<Engine*>(env->app_private);
   if (!self) return;
+  if (event == DB_EVENT_REP_STARTUPDONE) self->reinit_ = false;
+  self->roles_.OnBdbEvent(event, info);
   switch (event) {
-    case DB_EVENT_REP_CLIENT:
-      self->role_ = Role::kClient;
-      self->Emit(EventKind::kBecameClient);
-      break;
-    case DB_EVENT_REP_MASTER:
-      self->role_ = Role::kMaster;
-      break;
-    case DB_EVENT_REP_ELECTED:
-      self->elected_pending_ = true;
-      break;
-    case DB_EVENT_REP_NEWMASTER: {
-      int m = info ? *static_cast<int*>(info) : -1;
-      self->master_slot_ = m;
-      self->last_master_seen_us_ = self->clock_.NowMicros();
-      self->startup_done_ = (m == self->opts_.self_slot);
-      self->Emit(EventKind::kNewMaster, m);
-      self->WakeTicker();  // forwarded writes waiting for a master go now
-      break;
-    }
     case DB_EVENT_REP_STARTUPDONE:
-      self->startup_done_ = true;
-      self->ever_synced_ = true;
-      self->reinit_ = false;
-      self->Emit(EventKind::kStartupDone, self->master_slot_.load());
+      self->Emit(EventKind::kStartupDone, self->roles_.master());
       break;
     case DB_EVENT_REP_INIT_DONE:
-      self->Emit(EventKind::kInitDone, self->master_slot_.load());
+      self->Emit(EventKind::kInitDone, self->roles_.master());
       break;
     case DB_EVENT_PANIC:
       self->panicked_ = true;
@@ -219,24 +186,22 @@ void Engine::EventCallback(__db_env* env, uint32_t event, void* info) {
     default:
       break;
   }
-  self->election_cv_.notify_all();
 }
 
-bool Engine::startup_done() const {
-  return role_.load() == Role::kMaster || startup_done_.load();
-}
+// RoleListener: what the role machine asks of the engine.
+bus::Lsn Engine::TickerNextLsn() const { return {next_lsn_file_.load(), next_lsn_offset_.load()}; }
+
+void Engine::OnMastershipBegins(uint32_t gen) { durability_.BeginMastership(gen); }
+
+void Engine::AbortDurabilityWaits() { durability_.Abort(); }
 
 void Engine::Stop() {
   if (stop_.exchange(true)) return;
-  acks_.Abort();
+  durability_.Abort();
   // The bus goes first: its receive thread calls into the engine, and after
   // Stop() sends simply return false (the env's last messages are dropped).
   if (bus_) bus_->Stop();
-  {
-    std::lock_guard<std::mutex> l(election_mu_);
-    election_requested_ = true;
-  }
-  election_cv_.notify_all();
+  roles_.WakeForStop();
   rep_queue_.Close();
   serve_queue_.Close();
   WakeTicker();
@@ -244,26 +209,18 @@ void Engine::Stop() {
     std::lock_guard<std::mutex> l(expirer_mu_);
   }
   expirer_cv_.notify_all();
+  { std::lock_guard<std::mutex> l(gauge_mu_); }
+  gauge_cv_.notify_all();
   if (expirer_.joinable()) expirer_.join();
+  if (gauge_.joinable()) gauge_.join();
   if (worker_.joinable()) worker_.join();
   if (serve_worker_.joinable()) serve_worker_.join();
-  if (election_thread_.joinable()) election_thread_.join();
+  roles_.Join();
   if (ticker_.joinable()) ticker_.join();
   write_pool_.Stop();
-  {
-    // Fail what is still waiting for a forwarded reply.
-    std::map<RequestId, PendingForward> left;
-    {
-      std::lock_guard<std::mutex> l(fwd_mu_);
-      left.swap(forwards_);
-    }
-    for (auto& [id, p] : left) {
-      WriteResult r;
-      r.status = Status::Unavailable("board is shutting down; outcome unknown, retry with the "
-                                     "same request id");
-      p.done(r);
-    }
-  }
+  // Fail what is still waiting for a forwarded reply.
+  forwarder_.AbandonAll(Status::Unavailable(
+      "board is shutting down; outcome unknown, retry with the same request id"));
   env_.reset();  // closes tables and the environment (stops the checkpointer)
   trace::Dump(opts_.self_slot);
 }

@@ -5,7 +5,8 @@
 // role, generation, the master it follows, whether it is in sync, and its
 // next LSN (lag). A replica declares its master lost when the master's link
 // drops (at once) or when no heartbeat claiming the master role arrived for
-// heartbeat_timeout_ms, then asks for an election. A master confirms its
+// heartbeat_timeout_ms, then asks for an election (RoleMachine::Tick and
+// OnPeerDown, role_machine.cc). A master confirms its
 // mastership from the heartbeats of a majority naming it (linearizable reads).
 #include <db.h>
 
@@ -18,19 +19,18 @@
 namespace bp::board {
 
 void Engine::TickerLoop() {
-  const auto interval = std::chrono::milliseconds(opts_.config.heartbeat_interval_ms);
+  const int64_t interval_us = int64_t(opts_.config.heartbeat_interval_ms) * 1000;
   int64_t last_flush_us = 0;
-  auto next = std::chrono::steady_clock::now();
+  int64_t next = clock_.NowMicros();
   while (!stop_.load()) {
-    next += interval;
-    if (rep_started_.load()) {
+    next += interval_us;
+    if (roles_.rep_started()) {
       int64_t now = clock_.NowMicros();
       RefreshRepState();
-      RefreshDbSize(now);
       RefreshMemory(now);
       SendHeartbeat();
-      WatchMaster(now);
-      if (role_.load() == Role::kMaster &&
+      roles_.Tick(now);  // master watch; the preferred board's hand-over
+      if (roles_.role() == Role::kMaster &&
           now - last_flush_us >= int64_t(opts_.config.flush_interval_ms) * 1000) {
         // Re-broadcasts the last log record so an idle replica that lost
         // the tail notices the gap and re-requests it (§6.2).
@@ -38,31 +38,27 @@ void Engine::TickerLoop() {
         env->rep_flush(env);
         last_flush_us = now;
       }
-      RetryForwards(now);
-      MaybeHandOver(now);
+      forwarder_.Retry(now);
       if (panicked_.load()) {
         Log("environment panicked: this board must restart empty and rejoin");
       }
     }
     {
       std::unique_lock<std::mutex> l(tick_mu_);
-      tick_cv_.wait_until(l, next, [&] { return tick_now_ || stop_.load(); });
+      clock_.WaitUntil(tick_cv_, l, next, [&] { return tick_now_ || stop_.load(); });
       tick_now_ = false;
     }
-    if (std::chrono::steady_clock::now() > next + 10 * interval) {
-      next = std::chrono::steady_clock::now();  // we were paused (SIGSTOP): don't burst
+    if (clock_.NowMicros() > next + 10 * interval_us) {
+      next = clock_.NowMicros();  // we were paused (SIGSTOP): don't burst
     }
   }
 }
 
-// This board's cache figures every kDbSizeEveryUs; the master's view of the
-// chassis (smallest cache, largest data) every tick.
+// The master's view of the chassis (smallest cache, largest data) every
+// tick, from the peers' heartbeats and this board's last measurement (the
+// gauge thread's: gauges.cc).
 void Engine::RefreshMemory(int64_t now_us) {
-  if (now_us - memory_measured_us_ >= kDbSizeEveryUs) {
-    memory_.Measure(*env_);
-    memory_measured_us_ = now_us;
-  }
-  if (role_.load() == Role::kMaster) {
+  if (roles_.role() == Role::kMaster) {
     memory_.UpdateChassis(peers_.Snapshot(now_us));
   } else if (!startup_done()) {
     CheckCacheHoldsChassisData(now_us);
@@ -112,8 +108,7 @@ void Engine::RefreshRepState() {
   if (env->rep_stat(env, &sp, 0) != 0 || !sp) return;
   next_lsn_file_ = sp->st_next_lsn.file;
   next_lsn_offset_ = sp->st_next_lsn.offset;
-  if (role_.load() == Role::kClient) {
-    gen_ = sp->st_gen;
+  if (roles_.role() == Role::kClient) {
     // Not in sync until STARTUPDONE; "re-initialising" only while the
     // internal init copies pages: such a board cannot acknowledge for a
     // while, so the master fails fast instead of waiting for it. A board
@@ -126,26 +121,24 @@ void Engine::RefreshRepState() {
                             int64_t(sp->st_next_pg),
                             int64_t(sp->st_next_lsn.file) * int64_t(env_->options().EffectiveLogFileBytes()) +
                                 int64_t(sp->st_next_lsn.offset));
-    // Berkeley DB may know the master before our event did (or after we
-    // declared the old one dead): follow its view when that master is alive.
-    int m = int(sp->st_master);
-    if (m > 0 && m != master_slot_.load() && peers_.IsAlive(m, clock_.NowMicros())) {
-      master_slot_ = m;
-      last_master_seen_us_ = clock_.NowMicros();
-    }
+    roles_.FollowRepStat(sp->st_gen, int(sp->st_master), clock_.NowMicros());
   }
   free(sp);
 }
 
 void Engine::SendHeartbeat() {
   bus::HeartbeatInfo hb;
-  Role r = role_.load();
+  const RoleView v = roles_.View();
+  const Role r = v.role;
   hb.role = r == Role::kMaster ? wire::Role::Master
             : r == Role::kClient ? wire::Role::Client
                                  : wire::Role::Unknown;
-  hb.gen = gen_.load();
-  hb.master = master_slot_.load();
-  hb.startup_done = startup_done();
+  hb.gen = v.gen;
+  // A master follows itself (receivers refuse a master heartbeat naming
+  // another slot: frame_checks.h), also in the instant between Berkeley
+  // DB's MASTER event and OnBecameMaster.
+  hb.master = r == Role::kMaster ? opts_.self_slot : v.master;
+  hb.startup_done = v.startup_done;
   hb.reinit = reinit_.load() && r == Role::kClient;
   const SlotConfig* self = opts_.config.Find(opts_.self_slot);
   hb.electable = self->electable;
@@ -153,55 +146,13 @@ void Engine::SendHeartbeat() {
   hb.next_lsn = {next_lsn_file_.load(), next_lsn_offset_.load()};
   hb.seq = ++heartbeat_seq_;
   hb.lease_valid = r == Role::kMaster && ConfirmedMaster(clock_.NowMicros());
-  hb.confirm_gen = hb.master > 0 ? gen_.load() : 0;
+  hb.confirm_gen = hb.master > 0 ? v.gen : 0;
   hb.db_pages = db_pages_.load();
   hb.page_size = page_size_.load();
   hb.cache_bytes = memory_.cache_bytes();
   hb.data_bytes = memory_.data_bytes();
+  guard_.FillHeartbeat(&hb);
   bus_->Send(bus::kBroadcast, bus::BuildHeartbeat(header_, hb));
-}
-
-void Engine::WatchMaster(int64_t now) {
-  const ChassisConfig& c = opts_.config;
-  if (role_.load() != Role::kClient) return;
-  int m = master_slot_.load();
-  const int64_t timeout_us = int64_t(c.heartbeat_timeout_ms) * 1000;
-  if (m > 0 && m != opts_.self_slot) {
-    if (peers_.IsAlive(m, now)) {
-      // The instant it was last heard, not now: then the election starts
-      // when its heartbeats have been missing for heartbeat_timeout_ms, not
-      // that long after the peer table noticed (which doubled the detection
-      // of a silent master).
-      last_master_seen_us_ = std::max(last_master_seen_us_.load(), peers_.LastHeartbeat(m));
-      return;
-    }
-    if (now - last_master_seen_us_.load() < timeout_us) return;
-    Log("master slot " + std::to_string(m) + " silent for " +
-        std::to_string((now - last_master_seen_us_.load()) / 1000) + " ms: calling an election");
-    master_slot_ = -1;
-    RequestElection("master heartbeats stopped");
-    return;
-  }
-  // No master known. If a live board claims the role, Berkeley DB just has
-  // not heard its NEWMASTER: re-announce (rep_start CLIENT broadcasts
-  // NEWCLIENT, the master answers) instead of electing.
-  uint32_t hb_gen = 0;
-  int claimed = peers_.HeartbeatMaster(now, &hb_gen);
-  if (claimed > 0 && hb_gen >= gen_.load()) {
-    if (now - last_master_seen_us_.load() > timeout_us) {
-      std::lock_guard<std::mutex> rl(rep_start_mu_);
-      if (role_.load() == Role::kClient && !elected_pending_.load()) {
-        DB_ENV* env = env_->raw();
-        env->rep_start(env, nullptr, DB_REP_CLIENT);
-      }
-      last_master_seen_us_ = now;
-    }
-    return;
-  }
-  if (!in_election_.load() && now >= next_election_us_.load()) {
-    next_election_us_ = now + int64_t(c.election_timeout_ms) * 1000;
-    RequestElection("no master");
-  }
 }
 
 // A master is confirmed while a majority of electable boards (counting
@@ -210,10 +161,11 @@ void Engine::WatchMaster(int64_t now) {
 // its heartbeats for the full timeout, so a deposed master stops serving
 // linearizable reads before a successor can exist.
 bool Engine::ConfirmedMaster(int64_t now_us) const {
-  if (role_.load() != Role::kMaster) return false;
+  const RoleView v = roles_.View();
+  if (v.role != Role::kMaster) return false;
   const ChassisConfig& c = opts_.config;
   int64_t window = int64_t(c.heartbeat_timeout_ms) * 1000 / 2;
-  int followers = peers_.FollowersOf(opts_.self_slot, gen_.load(), now_us, window);
+  int followers = peers_.FollowersOf(opts_.self_slot, v.gen, now_us, window);
   return followers + 1 >= c.Majority();
 }
 

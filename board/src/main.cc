@@ -14,6 +14,17 @@
 // naming the running pid. A board whose cache cannot hold the data the
 // master reports refuses to join (its re-init would panic) and exits with
 // status 78 naming cache_mb.
+//
+// Security (README "Security"): with security curve the board reads its
+// slot's secret_key_file at start. A key file readable or writable by group
+// or other (or a symbolic link, or not a regular file) is refused with exit
+// status 77 and the fix (chmod 600); a missing, malformed or mismatched key
+// file is a configuration error (status 2). SIGHUP re-reads the peers'
+// public keys from the configuration file (key rotation, as the admin
+// command reload_keys does).
+//
+//   board --keygen PATH [--force]   writes a new key file (mode 0600) and
+//                                   prints its public key
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/file.h>
@@ -35,12 +46,53 @@
 namespace {
 
 volatile sig_atomic_t g_stop = 0;
+volatile sig_atomic_t g_reload_keys = 0;
 void OnSignal(int) { g_stop = 1; }
+void OnHangup(int) { g_reload_keys = 1; }
 
 constexpr int kExitSlotTaken = 3;
 // This board's cache cannot hold the chassis' data (EX_CONFIG): it refused
 // to join rather than panic in its re-init.
 constexpr int kExitCacheTooSmall = 78;
+// The secret key file can be read or written by others (EX_NOPERM).
+constexpr int kExitKeyFileExposed = 77;
+constexpr int kExitBadConfig = 2;
+
+// board --keygen PATH: a new key pair in a 0600 file; prints the public key
+// as the configuration line to paste into the slot's [[board]].
+int KeyGen(const std::string& path, bool force) {
+  auto pair = bp::bus::GenerateCurveKeyPair();
+  if (!pair.ok()) {
+    std::fprintf(stderr, "board: %s\n", pair.status().message().c_str());
+    return 1;
+  }
+  bp::Status s = bp::bus::WriteSecretKeyFile(path, pair.value(), force);
+  if (!s.ok()) {
+    std::fprintf(stderr, "board: %s%s\n", s.message().c_str(),
+                 s.code() == bp::Status::Code::kFailedPrecondition ? " (--force replaces it)" : "");
+    return 1;
+  }
+  std::printf("public_key = \"%s\"\nsecret_key_file = \"%s\"\n", pair->public_z85.c_str(),
+              path.c_str());
+  return 0;
+}
+
+// security curve: this slot's key pair, or the exit status after saying why.
+int LoadKeys(const bp::board::ChassisConfig& c, int slot, bp::bus::CurveKeyPair* keys) {
+  if (c.security != bp::board::SecurityMode::kCurve) {
+    std::fprintf(stderr, "[board %d] WARNING: security none: the bus accepts frames from any "
+                 "process that can reach it (README \"Security\")\n", slot);
+    return 0;
+  }
+  auto loaded = bp::board::LoadSlotKeys(c, slot);
+  if (loaded.ok()) {
+    *keys = std::move(loaded).value();
+    return 0;
+  }
+  std::fprintf(stderr, "board: %s\n", loaded.status().message().c_str());
+  return loaded.status().code() == bp::Status::Code::kFailedPrecondition ? kExitKeyFileExposed
+                                                                         : kExitBadConfig;
+}
 
 // The slot's lock file: next to its ipc:// bus socket, else (tcp://, an
 // abstract ipc name) in $TMPDIR or /tmp, named after the chassis and slot.
@@ -82,74 +134,148 @@ int LockSlot(const bp::board::ChassisConfig& c, const bp::board::SlotConfig& sel
   return 0;  // fd stays open: the lock lasts as long as the process
 }
 
-}  // namespace
+// A tcp:// client endpoint of a curve chassis is a CURVE server with the
+// board's own key pair (the secret_key_file of its bus identity).
+bp::board::ClientCurveOptions ClientCurve(const bp::board::ChassisConfig& c,
+                                          const bp::board::SlotConfig& self,
+                                          const bp::bus::CurveKeyPair& keys) {
+  bp::board::ClientCurveOptions o;
+  o.curve = c.security == bp::board::SecurityMode::kCurve &&
+            self.client_endpoint.rfind("tcp://", 0) == 0;
+  if (o.curve) o.server_keys = keys;
+  return o;
+}
 
-int main(int argc, char** argv) {
-  CLI::App app{"board: one board process of a backplane chassis"};
-  std::string config_path, home;
+struct Args {
+  std::string config_path, home, keygen;
   int slot = 0;
-  bool verbose = false;
-  app.add_option("--config,-c", config_path, "chassis configuration (TOML)")->required();
-  app.add_option("--slot,-s", slot, "this board's slot id")->required();
-  app.add_option("--home", home, "an existing empty directory for the environment (default: temp)");
-  app.add_flag("--verbose,-v", verbose, "Berkeley DB replication verbose messages");
-  CLI11_PARSE(app, argc, argv);
+  bool slot_given = false;
+  uint64_t seed = 0;
+  bool verbose = false, force = false;
+};
 
-  auto config = bp::board::LoadChassisConfig(config_path);
+// Parses the command line; returns -1 to go on, else the exit status.
+int ParseArgs(int argc, char** argv, Args* a) {
+  CLI::App app{"board: one board process of a backplane chassis"};
+  auto* config_opt = app.add_option("--config,-c", a->config_path, "chassis configuration (TOML)");
+  auto* slot_opt = app.add_option("--slot,-s", a->slot, "this board's slot id");
+  app.add_option("--home", a->home, "an existing empty directory for the environment (default: temp)");
+  app.add_flag("--verbose,-v", a->verbose, "Berkeley DB replication verbose messages");
+  app.add_option("--seed", a->seed,
+                 "seed of this board's randomness (election jitter, request ids, loss "
+                 "emulation, backoff); default: a fresh one, logged and in status \"seed\"");
+  auto* keygen_opt = app.add_option("--keygen", a->keygen,
+                                    "write a new CURVE key file (mode 0600) and print its public key");
+  app.add_flag("--force", a->force, "with --keygen: replace an existing key file");
+  keygen_opt->excludes(config_opt)->excludes(slot_opt);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  a->slot_given = slot_opt->count() > 0;
+  return -1;
+}
+
+// Reads the configuration and checks this slot can run from it; returns 0
+// or the exit status after printing why.
+int LoadConfig(const Args& a, bp::board::ChassisConfig* out) {
+  auto config = bp::board::LoadChassisConfig(a.config_path);
   if (!config.ok()) {
     std::fprintf(stderr, "board: bad configuration: %s\n", config.status().message().c_str());
-    return 2;
+    return kExitBadConfig;
   }
-  const bp::board::SlotConfig* self = config->Find(slot);
+  const bp::board::SlotConfig* self = config->Find(a.slot);
   if (!self) {
-    std::fprintf(stderr, "board: slot %d is not in %s; use one of its [[board]] slots\n", slot,
-                 config_path.c_str());
+    std::fprintf(stderr, "board: slot %d is not in %s; use one of its [[board]] slots\n", a.slot,
+                 a.config_path.c_str());
     return 2;
   }
   if (self->client_endpoint.empty()) {
-    std::fprintf(stderr, "board: slot %d has no client_endpoint in %s; add one\n", slot,
-                 config_path.c_str());
+    std::fprintf(stderr, "board: slot %d has no client_endpoint in %s; add one\n", a.slot,
+                 a.config_path.c_str());
     return 2;
   }
-  if (int code = LockSlot(*config, *self); code != 0) return code;
+  *out = std::move(config).value();
+  return 0;
+}
+
+void InstallSignalHandlers() {
   struct sigaction sa = {};
   sa.sa_handler = OnSignal;
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGINT, &sa, nullptr);
+  struct sigaction hup = {};
+  hup.sa_handler = OnHangup;
+  sigaction(SIGHUP, &hup, nullptr);
   signal(SIGPIPE, SIG_IGN);
+}
+
+// The main thread until SIGTERM: key reloads on SIGHUP, and the exits a
+// board cannot recover from in place. Returns the exit status.
+int ServeUntilStopped(bp::board::Engine& engine, int slot) {
+  while (!g_stop) {
+    bp::Clock::Real().SleepFor(bp::Millis(20));
+    if (g_reload_keys) {
+      g_reload_keys = 0;
+      auto changed = engine.ReloadPeerKeys();
+      std::fprintf(stderr, "[board %d] SIGHUP: reload_keys: %s (%zu keys changed)\n", slot,
+                   changed.ok() ? "ok" : changed.status().ToString().c_str(),
+                   changed.ok() ? changed->size() : size_t(0));
+    }
+    if (engine.panicked()) {
+      std::fprintf(stderr, "[board %d] environment panic: exiting so the board restarts empty\n", slot);
+      return 70;
+    }
+    if (engine.unfit()) {
+      std::fprintf(stderr, "[board %d] refusing to join: %s\n", slot, engine.UnfitReason().c_str());
+      return kExitCacheTooSmall;
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Args args;
+  if (int code = ParseArgs(argc, argv, &args); code >= 0) return code;
+  if (!args.keygen.empty()) return KeyGen(args.keygen, args.force);
+  if (args.config_path.empty() || !args.slot_given) {
+    std::fprintf(stderr, "board: --config and --slot are required (or --keygen PATH)\n");
+    return kExitBadConfig;
+  }
+  bp::board::ChassisConfig config;
+  if (int code = LoadConfig(args, &config); code != 0) return code;
+  const int slot = args.slot;
+  const bp::board::SlotConfig& self = *config.Find(slot);
+  bp::bus::CurveKeyPair keys;
+  if (int code = LoadKeys(config, slot, &keys); code != 0) return code;
+  if (int code = LockSlot(config, self); code != 0) return code;
+  InstallSignalHandlers();
 
   bp::board::EngineOptions eo;
-  eo.config = *config;
+  eo.config = config;
   eo.self_slot = slot;
-  eo.home = home;
-  eo.verbose = verbose;
+  eo.home = args.home;
+  eo.verbose = args.verbose;
+  eo.seed = args.seed;
+  eo.keys = keys;
+  eo.config_path = args.config_path;
   auto engine = bp::board::Engine::Start(eo);
   if (!engine.ok()) {
     std::fprintf(stderr, "board %d: cannot start: %s\n", slot, engine.status().ToString().c_str());
     return 1;
   }
-  auto server = bp::board::ClientServer::Start(engine->get(), self->client_endpoint, nullptr);
+  auto server = bp::board::ClientServer::Start(engine->get(), self.client_endpoint, nullptr,
+                                               ClientCurve(config, self, keys));
   if (!server.ok()) {
     std::fprintf(stderr, "board %d: %s\n", slot, server.status().ToString().c_str());
     (*engine)->Stop();
     return 1;
   }
-  std::fprintf(stderr, "[board %d] serving clients on %s\n", slot, self->client_endpoint.c_str());
-  int code = 0;
-  while (!g_stop) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    if ((*engine)->panicked()) {
-      std::fprintf(stderr, "[board %d] environment panic: exiting so the board restarts empty\n", slot);
-      code = 70;
-      break;
-    }
-    if ((*engine)->unfit()) {
-      std::fprintf(stderr, "[board %d] refusing to join: %s\n", slot,
-                   (*engine)->UnfitReason().c_str());
-      code = kExitCacheTooSmall;
-      break;
-    }
-  }
+  std::fprintf(stderr, "[board %d] serving clients on %s\n", slot, self.client_endpoint.c_str());
+  const int code = ServeUntilStopped(**engine, slot);
   if (code == 70 || code == kExitCacheTooSmall) {
     // Panicked: the environment is unusable and closing it could hang. Too
     // small: the board holds nothing yet, and its re-init may be under way

@@ -26,6 +26,7 @@ void Engine::OnFrame(bus::InFrame&& in) {
   int sender = in.sender();
   switch (f->body_type()) {
     case wire::Body::RepMsg:
+      if (!RepFramePlausible(in)) break;  // refusals.cc: never reaches Berkeley DB
       if (f->body_as_RepMsg()->flags() & DB_REP_ANYWHERE) {
         QueueRepFrame(serve_queue_, "serve", std::move(in));
       } else {
@@ -43,20 +44,17 @@ void Engine::OnFrame(bus::InFrame&& in) {
       }
       const auto* a = f->body_as_Ack();
       if (trace::Enabled()) trace::Ack(sender, trace::Pack(a->lsn_file(), a->lsn_offset()), in.received_us());
-      if (role_.load() == Role::kMaster) acks_.OnAck(sender, a->gen(), {a->lsn_file(), a->lsn_offset()});
-      break;
-    }
-    case wire::Body::Heartbeat: {
-      auto hb = bus::ReadHeartbeat(*f->body_as_Heartbeat());
-      peers_.OnHeartbeat(sender, hb, in.received_us() ? in.received_us() : clock_.NowMicros());
-      // A master that hears a master of a newer generation steps down at
-      // once (after a healed partition) instead of waiting for DUPMASTER.
-      if (hb.role == wire::Role::Master && role_.load() == Role::kMaster && hb.gen > gen_.load()) {
-        RequestDemote("a master of a newer generation is alive");
+      if (AckPlausible(sender, a->gen(), {a->lsn_file(), a->lsn_offset()})) {
+        durability_.OnAck(sender, a->gen(), {a->lsn_file(), a->lsn_offset()});
       }
       break;
     }
+    case wire::Body::Heartbeat:
+      OnHeartbeatFrame(sender, *f->body_as_Heartbeat(),
+                       in.received_us() ? in.received_us() : clock_.NowMicros());
+      break;
     case wire::Body::AppRequest: {
+      if (!ForwardedWritePlausible(in)) break;  // refusals.cc
       const auto* req = f->body_as_AppRequest();
       const RequestId id{req->request_id_hi(), req->request_id_lo()};
       const size_t bytes = in.size();  // about the keys and values it carries
@@ -73,7 +71,7 @@ void Engine::OnFrame(bus::InFrame&& in) {
       break;
     }
     case wire::Body::AppReply:
-      HandleAppReply(*f->body_as_AppReply());
+      forwarder_.OnReply(DecodeAppReply(*f->body_as_AppReply()));
       break;
     case wire::Body::Join:
     case wire::Body::Leave:
@@ -125,9 +123,9 @@ Status Engine::WritePoolFull() const {
 }
 
 bool Engine::LocalReadsServable() const {
-  const Role r = role_.load();
-  if (r == Role::kMaster) return true;
-  return r == Role::kClient && startup_done_.load() && !reinit_.load();
+  const RoleView v = roles_.View();
+  if (v.role == Role::kMaster) return true;
+  return v.role == Role::kClient && v.startup_done && !reinit_.load();
 }
 
 Status Engine::NotInSync() const {
@@ -146,30 +144,27 @@ void Engine::OnPeerDown(int slot) {
   peers_.OnLinkDown(slot);
   Emit(EventKind::kPeerDown, slot);
   ResendRoutedTo(slot);
-  // A dead master is known now: do not wait out the heartbeat timeout.
-  if (slot == master_slot_.load() && role_.load() == Role::kClient) {
-    master_slot_ = -1;
-    next_election_us_ = 0;
-    RequestElection("master link down");
-  }
+  roles_.OnPeerDown(slot);  // a dead master is known now: no heartbeat timeout
 }
 
 void Engine::WorkerLoop() {
   while (auto in = rep_queue_.Pop()) {
     const int64_t pop_us = trace::Enabled() ? trace::NowMicros() : 0;
     // rep_process_message before rep_start returned is EINVAL (§2.1).
-    while (!rep_started_.load() && !stop_.load()) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    while (!roles_.rep_started() && !stop_.load()) {
+      clock_.SleepFor(Millis(1));
     }
     if (stop_.load()) break;
     if (const auto* a = in->frame()->body_as_Ack()) {  // leases: acks in order
-      if (role_.load() == Role::kMaster) acks_.OnAck(in->sender(), a->gen(), {a->lsn_file(), a->lsn_offset()});
+      if (AckPlausible(in->sender(), a->gen(), {a->lsn_file(), a->lsn_offset()})) {
+        durability_.OnAck(in->sender(), a->gen(), {a->lsn_file(), a->lsn_offset()});
+      }
       if (held_ack_.held && rep_queue_.size() == 0) FlushAck();
       continue;
     }
     uint64_t acked = 0;
     {
-      GatePass pass(message_gate_);
+      GatePass pass(roles_.message_gate());
       acked = ProcessRepMessage(*in);
     }
     if (held_ack_.held && (held_ack_.covered >= kMaxHeldAcks || rep_queue_.size() == 0)) FlushAck();
@@ -180,7 +175,7 @@ void Engine::WorkerLoop() {
     }
     // The VOTE2 that made us win is processed here: promote from this
     // thread, now outside rep_process_message (§3.5).
-    if (elected_pending_.load()) Promote();
+    roles_.PromoteIfElected();
   }
 }
 
@@ -190,11 +185,11 @@ void Engine::WorkerLoop() {
 // pages; their order relative to the master's stream does not matter.
 void Engine::ServeLoop() {
   while (auto in = serve_queue_.Pop()) {
-    while (!rep_started_.load() && !stop_.load()) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    while (!roles_.rep_started() && !stop_.load()) {
+      clock_.SleepFor(Millis(1));
     }
     if (stop_.load()) break;
-    GatePass pass(message_gate_);
+    GatePass pass(roles_.message_gate());
     ProcessRepMessage(*in, /*hold_ack=*/false);
   }
 }
@@ -225,7 +220,7 @@ void Engine::HandleProcessResult(int ret, int sender, uint32_t frame_gen, const 
       return;
     case DB_REP_ISPERM: {
       ++isperm_;
-      int m = master_slot_.load();
+      int m = roles_.master();
       int to = (m > 0 && m != opts_.self_slot) ? m : sender;
       if (!hold_ack) {  // not the rep worker: held_ack_ is not ours
         SendAck(to, frame_gen, lsn);
@@ -241,7 +236,7 @@ void Engine::HandleProcessResult(int ret, int sender, uint32_t frame_gen, const 
     case DB_REP_NEWSITE:
       return;  // membership comes from the chassis configuration
     case DB_REP_HOLDELECTION:
-      RequestElection("HOLDELECTION");
+      roles_.RequestElection("HOLDELECTION");
       return;
     case DB_REP_DUPMASTER:
       // An old master that wakes up (or a healed partition's master) sees
@@ -251,11 +246,11 @@ void Engine::HandleProcessResult(int ret, int sender, uint32_t frame_gen, const 
       // again: a master ignores DUPMASTER from a sender of an older
       // generation (that sender is the one leaving).
       Emit(EventKind::kDupMaster, sender);
-      if (role_.load() == Role::kMaster && frame_gen < gen_.load()) {
+      if (const RoleView v = roles_.View(); v.role == Role::kMaster && frame_gen < v.gen) {
         ++dupmaster_ignored_;
         return;
       }
-      RequestDemote("DUPMASTER");
+      roles_.RequestDemote("DUPMASTER");
       return;
     case DB_REP_IGNORE:
       ++ignored_;

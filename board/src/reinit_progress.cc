@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "board/engine.h"
+#include "board/lag.h"
 
 namespace bp::board {
 
@@ -147,16 +148,14 @@ ReinitProgress ReinitTracker::Current(const ReinitInputs& in) const {
 // its own page size. (The cache's memp_stat page count and page size are not
 // it: st_pagesize is the cache's default, not the databases'.) Published as
 // pages of the largest table's page size, which the tables share.
-void Engine::RefreshDbSize(int64_t now_us) {
-  const bool serving = role_.load() == Role::kMaster || (startup_done() && !reinit_.load());
+void Engine::RefreshDbSize() {
+  const bool serving = roles_.role() == Role::kMaster || (startup_done() && !reinit_.load());
   if (!serving) {
     db_pages_ = 0;
     return;
   }
-  if (now_us - db_size_at_us_ < kDbSizeEveryUs) return;
   const std::vector<memenv::Env::TablePages> tables = env_->OpenTablePages();
-  if (tables.empty()) return;  // none open yet, or one being opened: next tick
-  db_size_at_us_ = now_us;
+  if (tables.empty()) return;  // none open yet, or one being opened: next time
   int64_t bytes = 0, largest = -1;
   uint32_t page_size = 0;
   for (const auto& t : tables) {
@@ -176,18 +175,16 @@ nlohmann::json Engine::ReinitProgressJson() { return board::ReinitProgressJson(R
 ReinitProgress Engine::ReinitProgressNow() {
   int64_t now = clock_.NowMicros();
   ReinitInputs in;
-  in.in_sync = role_.load() == Role::kMaster || startup_done();
+  in.in_sync = roles_.role() == Role::kMaster || startup_done();
   const int64_t file_bytes = int64_t(env_->options().EffectiveLogFileBytes());
-  const int master = master_slot_.load();
+  const int master = roles_.master();
   bool from_master = false;
   for (const PeerView& p : peers_.Snapshot(now)) {
     if (!p.alive) continue;
     if (p.slot == master) {
       const bus::Lsn mine{next_lsn_file_.load(), next_lsn_offset_.load()};
       const bus::Lsn theirs = p.hb.next_lsn;
-      in.log_lag_bytes = theirs <= mine ? 0
-                                        : (int64_t(theirs.file) - int64_t(mine.file)) * file_bytes +
-                                              int64_t(theirs.offset) - int64_t(mine.offset);
+      in.log_lag_bytes = LagBytes(theirs, mine, file_bytes);
     }
     // The master's size wins; without it, the largest an in-sync peer reports.
     if (p.hb.db_pages == 0 || (from_master && p.slot != master)) continue;

@@ -10,6 +10,9 @@ namespace {
 
 constexpr auto kExpireEvery = std::chrono::milliseconds(100);
 constexpr int64_t kReplicaRecountEveryUs = 2'000'000;
+// A master's recount that writes overlapped is redone at most this often
+// (under steady load it may take a few tries to find no write in flight).
+constexpr int64_t kOverlappedRecountEveryUs = 1'000'000;
 constexpr int64_t kErrorLogEveryUs = 10'000'000;
 
 }  // namespace
@@ -22,21 +25,23 @@ void Engine::ExpirerLoop() {
   while (!stop_.load()) {
     if (!more) {
       std::unique_lock<std::mutex> l(expirer_mu_);
-      expirer_cv_.wait_for(l, kExpireEvery, [&] { return stop_.load(); });
+      clock_.WaitFor(expirer_cv_, l, kExpireEvery, [&] { return stop_.load(); });
     }
     more = false;
-    if (stop_.load() || !rep_started_.load()) continue;
-    const bool master = role_.load() == Role::kMaster;
+    if (stop_.load() || !roles_.rep_started()) continue;
+    const bool master = roles_.role() == Role::kMaster;
     if (!master && (!startup_done() || reinit_.load())) continue;  // API locked out
     const int64_t now = clock_.NowMicros();
-    const uint32_t gen = gen_.load();
-    GatePass pass(api_gate_);  // a role change waits for this pass (gate.h)
-    if ((role_.load() == Role::kMaster) != master) continue;
+    const uint32_t gen = roles_.generation();
+    GatePass pass(roles_.api_gate());  // a role change waits for this pass (gate.h)
+    if ((roles_.role() == Role::kMaster) != master) continue;
     memenv::Table* reqs = RequestTable();
     if (!reqs) continue;
     Status st;
-    const bool recount = master ? (counted_gen != gen || !counted_as_master)
-                                : now - counted_us >= kReplicaRecountEveryUs;
+    const bool recount =
+        master ? (counted_gen != gen || !counted_as_master ||
+                  (request_ids_.RecountWanted() && now - counted_us >= kOverlappedRecountEveryUs))
+               : now - counted_us >= kReplicaRecountEveryUs;
     if (recount) {
       st = request_ids_.Recount(*reqs);
       if (st.ok()) {

@@ -180,8 +180,11 @@ Status RequestIds::ExpireBatch(memenv::Env& env, memenv::Table& reqs, int64_t cu
 }
 
 Status RequestIds::Recount(memenv::Table& reqs) {
+  const uint64_t begun = writes_begun_.load();
+  const uint64_t ended = writes_ended_.load();
   Result<uint64_t> n = reqs.Count();
   if (!n.ok()) return n.status();
+  recount_wanted_ = ended != begun || writes_begun_.load() != begun;
   Result<std::string> mark = reqs.Get(kMarkKey, /*ignore_lease=*/true);
   const bool has_mark = mark.ok();
   ids_ = int64_t(*n) - (has_mark ? 1 : 0);

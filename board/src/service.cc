@@ -13,8 +13,10 @@
 #include <thread>
 
 #include "board/commit_trace.h"
+#include "board/decode.h"
 #include "bp/request_id.h"
 #include "board/engine.h"
+#include "board/lag.h"
 #include "board/perm_outcome.h"
 
 namespace bp::board {
@@ -33,33 +35,33 @@ uint64_t PutBytes(const std::vector<memenv::BatchOp>& ops) {
   return n;
 }
 
-RequestId RandomId() {
-  static thread_local std::mt19937_64 rng(std::random_device{}());
-  RequestId id;
-  MakeRequestId(uint64_t(Clock::Real().WallMicros() / 1000), rng(), rng(), &id.hi, &id.lo);
-  return id;
-}
-
 // Test-only: BP_TEST_FORWARDED_WRITE_PAUSE_MS holds every forwarded write
 // for that long between its duplicate check and its commit, so a test can
 // show that two copies of one request never both apply.
-void TestPauseForwardedWrite(bool forwarded) {
+void TestPauseForwardedWrite(const Clock& clock, bool forwarded) {
   static const int pause_ms = [] {
     const char* v = std::getenv("BP_TEST_FORWARDED_WRITE_PAUSE_MS");
     return v ? std::atoi(v) : 0;
   }();
-  if (forwarded && pause_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms));
+  if (forwarded && pause_ms > 0) clock.SleepFor(Millis(pause_ms));
 }
 
 }  // namespace
 
+RequestId Engine::NewRequestId() {
+  RequestId id;
+  MakeRequestId(uint64_t(clock_.WallMicros() / 1000), request_id_rng_.Next(),
+                request_id_rng_.Next(), &id.hi, &id.lo);
+  return id;
+}
+
 memenv::Table* Engine::DataTable() {
-  auto t = env_->OpenTable(kDataTable, role_.load() == Role::kMaster);
+  auto t = env_->OpenTable(kDataTable, roles_.role() == Role::kMaster);
   return t.ok() ? *t : nullptr;
 }
 
 memenv::Table* Engine::RequestTable() {
-  auto t = env_->OpenTable(kRequestTable, role_.load() == Role::kMaster);
+  auto t = env_->OpenTable(kRequestTable, roles_.role() == Role::kMaster);
   return t.ok() ? *t : nullptr;
 }
 
@@ -84,18 +86,35 @@ Status Engine::CheckWrite(const std::vector<memenv::BatchOp>& ops) const {
   return env_->CheckTxnSize(bytes, ops.size());
 }
 
+// A write on the master, in four steps: admission before the api gate
+// (role, shape, the lease confirmation it may wait for), the re-check inside
+// the gate (a role change waits for writes inside it: gate.h), the commit,
+// and the wait for the acks its ack policy needs.
 WriteResult Engine::Write(const std::vector<memenv::BatchOp>& ops, RequestId id, bool forwarded) {
   const int64_t begin_us = trace::Enabled() ? trace::NowMicros() : 0;
   WriteResult r;
   r.master = opts_.self_slot;
-  if (role_.load() != Role::kMaster) {
-    r.status = Status::NotMaster("board " + std::to_string(opts_.self_slot) +
-                                 " is not the master (master: slot " +
-                                 std::to_string(master_slot_.load()) + ")");
-    return r;
-  }
-  r.status = CheckWrite(ops);
+  r.status = AdmitWrite(ops);
   if (!r.status.ok()) return r;
+  GatePass pass(roles_.api_gate());
+  r.status = StillWritableInsideGate();
+  if (!r.status.ok()) return r;
+  DB_TXN_TOKEN token;
+  std::memset(&token, 0, sizeof token);
+  r.status = CommitWrite(ops, id, forwarded, &token, &r.duplicate);
+  if (!r.status.ok()) return r;
+  AwaitWriteAcks(begin_us, &r);
+  r.token.assign(reinterpret_cast<const char*>(token.buf), sizeof token.buf);
+  return r;
+}
+
+Status Engine::AdmitWrite(const std::vector<memenv::BatchOp>& ops) {
+  if (roles_.role() != Role::kMaster) {
+    return Status::NotMaster("board " + std::to_string(opts_.self_slot) +
+                             " is not the master (master: slot " +
+                             std::to_string(roles_.master()) + ")");
+  }
+  BP_RETURN_IF_ERROR(CheckWrite(ops));
   // With leases a master writes only while a majority's heartbeats confirm
   // it (Berkeley DB's own lease check is skipped on commits: memenv's
   // commits_ignore_leases). A new master is confirmed within a heartbeat or
@@ -103,71 +122,75 @@ WriteResult Engine::Write(const std::vector<memenv::BatchOp>& ops, RequestId id,
   // and leave the client to back off.
   if (opts_.config.leases) {
     const int64_t until = clock_.NowMicros() + int64_t(opts_.config.heartbeat_timeout_ms) * 1000;
-    while (role_.load() == Role::kMaster && !ConfirmedMaster(clock_.NowMicros()) &&
+    while (roles_.role() == Role::kMaster && !ConfirmedMaster(clock_.NowMicros()) &&
            clock_.NowMicros() < until && !stop_.load()) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      clock_.SleepFor(Millis(1));
     }
   }
-  GatePass pass(api_gate_);  // a role change waits for this write (gate.h)
-  if (role_.load() != Role::kMaster) {
-    r.status = Status::NotMaster("board " + std::to_string(opts_.self_slot) +
-                                 " stepped down; not applied, retry at the master");
-    return r;
+  return Status::Ok();
+}
+
+Status Engine::StillWritableInsideGate() {
+  if (roles_.role() != Role::kMaster) {
+    return Status::NotMaster("board " + std::to_string(opts_.self_slot) +
+                             " stepped down; not applied, retry at the master");
   }
   if (opts_.config.leases && !ConfirmedMaster(clock_.NowMicros())) {
-    r.status = Status::Unavailable("board " + std::to_string(opts_.self_slot) +
-                                   " cannot confirm it is still master (no majority heard "
-                                   "recently; its lease will lapse); not applied, retry at the "
-                                   "master");
-    return r;
+    return Status::Unavailable("board " + std::to_string(opts_.self_slot) +
+                               " cannot confirm it is still master (no majority heard "
+                               "recently; its lease will lapse); not applied, retry at the "
+                               "master");
   }
+  return Status::Ok();
+}
+
+// The write's transaction: the request id claimed and the ops applied
+// (ApplyInTxn), with its commit token in *token. *duplicate: the id was
+// applied before and nothing was re-applied.
+Status Engine::CommitWrite(const std::vector<memenv::BatchOp>& ops, RequestId id, bool forwarded,
+                           DB_TXN_TOKEN* token, bool* duplicate) {
   memenv::Table* data = DataTable();
   memenv::Table* reqs = RequestTable();
-  if (!data || !reqs) {
-    r.status = Status::Unavailable("the master cannot open its tables yet; retry");
-    return r;
-  }
+  if (!data || !reqs) return Status::Unavailable("the master cannot open its tables yet; retry");
   ThrottleForLaggingReplicas();
   const uint64_t put_bytes = PutBytes(ops);
   const bool fits = memory_.Fits(put_bytes);
-  DB_TXN_TOKEN token;
-  std::memset(&token, 0, sizeof token);
   ThisThreadPermOutcome() = PermOutcome{};
   RequestIds::Claim claim = RequestIds::Claim::kNone;
   // The log budget is reserved up front (ops, the id record, and a read of
   // the old value per put when over the memory mark), so a write never
   // re-runs for room in the log ring.
   const size_t payload = OpsBytes(ops) + 16 + 8;  // + the id record
-  r.status = env_->WithTxn(
+  RequestIds::WriteScope counted(request_ids_);  // a recount sees this write in flight
+  Status st = env_->WithTxn(
       [&](memenv::Txn& t) { return ApplyInTxn(t, *data, *reqs, ops, id, forwarded, fits, &claim); },
-      [&](DB_TXN* txn) { txn->set_commit_token(txn, &token); },
+      [&](DB_TXN* txn) { txn->set_commit_token(txn, token); },
       memenv::Env::EstimateTxnLogBytes(payload, ops.size() + 1));
-  if (r.status.ok()) {
-    request_ids_.Committed(claim);
-    r.duplicate = claim == RequestIds::Claim::kDuplicate;
-    if (!r.duplicate) memory_.Admitted(put_bytes);
+  if (st.ok()) {
+    counted.Committed(claim);
+    *duplicate = claim == RequestIds::Claim::kDuplicate;
+    if (!*duplicate) memory_.Admitted(put_bytes);
+    return st;
   }
-  if (!r.status.ok()) {
-    if (role_.load() != Role::kMaster) {
-      r.status = Status::NotMaster("board " + std::to_string(opts_.self_slot) +
-                                   " stepped down during the write; not applied, retry at the master");
-    }
-    r.status = LeaseExpired(std::move(r.status), "write (not applied)");
-    return r;
+  if (roles_.role() != Role::kMaster) {
+    st = Status::NotMaster("board " + std::to_string(opts_.self_slot) +
+                           " stepped down during the write; not applied, retry at the master");
   }
-  // The commit's locks are released: now wait for its acks (perm_outcome.h).
+  return LeaseExpired(std::move(st), "write (not applied)");
+}
+
+// The commit's locks are released: now wait for its acks (perm_outcome.h).
+void Engine::AwaitWriteAcks(int64_t begin_us, WriteResult* r) {
   PermOutcome& po = ThisThreadPermOutcome();
-  if (po.seen) AwaitDurable({po.lsn_file, po.lsn_offset}, &po);
+  if (po.seen) durability_.AwaitDurable({po.lsn_file, po.lsn_offset}, &po);
   if (begin_us && po.seen) {
     trace::Commit(trace::Pack(po.lsn_file, po.lsn_offset), begin_us, po.send_us, po.sent_us,
                   trace::NowMicros());
   }
-  r.durable = po.seen ? po.met : acks_.Needed() == 0;
-  r.token.assign(reinterpret_cast<const char*>(token.buf), sizeof token.buf);
+  r->durable = po.seen ? po.met : durability_.Needed() == 0;
   ++writes_;
-  if (r.duplicate) ++duplicates_;
-  if (!r.durable) ++writes_not_durable_;
-  return r;
+  if (r->duplicate) ++duplicates_;
+  if (!r->durable) ++writes_not_durable_;
 }
 
 // Inside the write's transaction (re-run whole on a deadlock). The id is
@@ -180,10 +203,10 @@ Status Engine::ApplyInTxn(memenv::Txn& t, memenv::Table& data, memenv::Table& re
                           const std::vector<memenv::BatchOp>& ops, RequestId id, bool forwarded,
                           bool fits, RequestIds::Claim* claim) {
   Result<RequestIds::Claim> c =
-      request_ids_.ClaimInTxn(t, reqs, id, gen_.load(), clock_.WallMicros() / 1000);
+      request_ids_.ClaimInTxn(t, reqs, id, roles_.generation(), clock_.WallMicros() / 1000);
   if (!c.ok()) return c.status();
   *claim = *c;
-  TestPauseForwardedWrite(forwarded);
+  TestPauseForwardedWrite(clock_, forwarded);
   if (*claim == RequestIds::Claim::kDuplicate) return Status::Ok();
   for (const auto& op : ops) {
     if (op.kind == memenv::BatchOp::Kind::kDelete) {
@@ -221,21 +244,18 @@ void Engine::ThrottleForLaggingReplicas() {
       if (!p.alive || p.hb.reinit || p.hb.role != wire::Role::Client) continue;
       bus::Lsn theirs = p.hb.next_lsn;
       if (theirs.file == 0) continue;  // not started yet
-      int64_t lag = mine <= theirs ? 0
-                                   : (int64_t(mine.file) - theirs.file) * file_bytes +
-                                         int64_t(mine.offset) - int64_t(theirs.offset);
-      worst = std::max(worst, lag);
+      worst = std::max(worst, LagBytes(mine, theirs, file_bytes));
     }
     if (worst <= limit || now >= deadline || stop_.load()) return;
     if (!counted) ++throttled_;
     counted = true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    clock_.SleepFor(Millis(1));
   }
 }
 
 void Engine::SubmitWrite(std::vector<memenv::BatchOp> ops, RequestId id,
                          std::function<void(WriteResult)> done) {
-  if (id.empty()) id = RandomId();
+  if (id.empty()) id = NewRequestId();
   Status st = CheckWrite(ops);
   if (!st.ok()) {
     WriteResult r;
@@ -243,151 +263,53 @@ void Engine::SubmitWrite(std::vector<memenv::BatchOp> ops, RequestId id,
     done(r);
     return;
   }
-  if (role_.load() == Role::kMaster) {
-    const size_t bytes = OpsBytes(ops);
-    bool queued = write_pool_.Submit([this, ops = std::move(ops), id, done] {
-      WriteResult r = Write(ops, id);
-      if (r.status.code() != Status::Code::kNotMaster) {
-        done(r);
-        return;
-      }
-      // Stepped down before applying: forward to the new master instead.
-      SubmitWrite(ops, id, done);
-    }, bytes);
-    if (!queued) {
-      WriteResult r;
-      r.status = WritePoolFull();
-      done(r);
-    }
+  if (roles_.role() == Role::kMaster) {
+    WriteOnPool(std::move(ops), id, std::move(done));
     return;
   }
   int64_t now = clock_.NowMicros();
-  st = CheckWritable(now);
+  st = roles_.CheckWritable(now);
   if (!st.ok()) {
     WriteResult r;
     r.status = st;
     done(r);
     return;
   }
-  {
-    std::lock_guard<std::mutex> l(fwd_mu_);
-    PendingForward& p = forwards_[id];
-    p.ops = std::move(ops);
-    p.done = std::move(done);
-    p.deadline_us = now + int64_t(opts_.config.forward_timeout_ms) * 1000;
-  }
-  ++forwarded_;
-  SendForward(id);
+  forwarder_.Forward(std::move(ops), id, std::move(done), now);
 }
 
-// Sends (or re-sends) a pending forwarded write to the current master.
-void Engine::SendForward(RequestId id) {
-  int m = master_slot_.load();
-  bus::OutFrame frame;
-  {
-    std::lock_guard<std::mutex> l(fwd_mu_);
-    auto it = forwards_.find(id);
-    if (it == forwards_.end()) return;
-    PendingForward& p = it->second;
-    if (m <= 0 || m == opts_.self_slot) {
-      p.sent_to = -1;  // no master known: RetryForwards sends it when there is one
+void Engine::WriteOnPool(std::vector<memenv::BatchOp> ops, RequestId id,
+                         std::function<void(WriteResult)> done) {
+  const size_t bytes = OpsBytes(ops);
+  bool queued = write_pool_.Submit([this, ops = std::move(ops), id, done] {
+    WriteResult r = Write(ops, id);
+    if (r.status.code() != Status::Code::kNotMaster) {
+      done(r);
       return;
     }
-    flatbuffers::FlatBufferBuilder fbb(256);
-    std::vector<flatbuffers::Offset<wire::KvOp>> ops;
-    for (const auto& op : p.ops) {
-      auto k = fbb.CreateVector(reinterpret_cast<const uint8_t*>(op.key.data()), op.key.size());
-      auto v = fbb.CreateVector(reinterpret_cast<const uint8_t*>(op.value.data()), op.value.size());
-      auto kind = op.kind == memenv::BatchOp::Kind::kPut ? wire::OpKind::Put : wire::OpKind::Delete;
-      ops.push_back(wire::CreateKvOp(fbb, kind, k, v));
-    }
-    int64_t now = clock_.NowMicros();
-    auto req = wire::CreateAppRequest(fbb, id.hi, id.lo, opts_.self_slot, fbb.CreateVector(ops),
-                                      uint64_t(std::max<int64_t>(0, p.deadline_us - now)));
-    frame = bus::FinishFrame(fbb, header_, wire::Body::AppRequest, req.Union());
-    p.attempts++;
-    p.sent_us = now;
-    p.sent_to = m;
+    // Stepped down before applying: forward to the new master instead.
+    SubmitWrite(ops, id, done);
+  }, bytes);
+  if (!queued) {
+    WriteResult r;
+    r.status = WritePoolFull();
+    done(r);
   }
-  bus_->Send(m, frame);
 }
 
-// Origin side, every tick: resend to a new master, resend after a silent
-// attempt, give up at the deadline. Retries reuse the request id, so the
-// master applies it at most once.
-void Engine::RetryForwards(int64_t now) {
-  const ChassisConfig& c = opts_.config;
-  const int64_t attempt_us =
-      std::max<int64_t>(int64_t(c.forward_timeout_ms) * 1000 / (c.forward_retries + 1), 20000);
-  std::vector<RequestId> resend;
-  std::vector<std::pair<std::function<void(WriteResult)>, WriteResult>> expired;
-  std::vector<std::pair<RequestId, PendingForward>> apply_here;
-  {
-    std::lock_guard<std::mutex> l(fwd_mu_);
-    int m = master_slot_.load();
-    const bool self_master = m == opts_.self_slot && role_.load() == Role::kMaster;
-    for (auto it = forwards_.begin(); it != forwards_.end();) {
-      PendingForward& p = it->second;
-      if (self_master) {
-        // This board took over while its own writes were out to the old
-        // master: apply them here now (the request id makes a write the old
-        // master did apply a no-op), not after the forward times out.
-        apply_here.emplace_back(it->first, std::move(p));
-        it = forwards_.erase(it);
-        continue;
-      }
-      if (now >= p.deadline_us || p.attempts > c.forward_retries) {
-        WriteResult r;
-        r.status = Status::Timeout(
-            "no answer from a master after " + std::to_string(p.attempts) + " attempts in " +
-            std::to_string(c.forward_timeout_ms) +
-            " ms; the outcome is unknown: retry with the same request id (applied at most once)");
-        expired.emplace_back(std::move(p.done), r);
-        it = forwards_.erase(it);
-        continue;
-      }
-      bool master_changed = m > 0 && m != opts_.self_slot && p.sent_to != m;
-      bool silent = p.sent_to > 0 && now - p.sent_us > attempt_us;
-      if (master_changed || silent) resend.push_back(it->first);
-      ++it;
-    }
-  }
-  for (auto& [done, r] : expired) done(r);
-  for (RequestId id : resend) SendForward(id);
-  for (auto& [id, p] : apply_here) {
-    const size_t bytes = OpsBytes(p.ops);
-    bool queued = write_pool_.Submit([this, id = id, ops = std::move(p.ops), done = p.done] {
-      WriteResult r = Write(ops, id);
-      if (r.status.code() == Status::Code::kNotMaster) {
-        SubmitWrite(ops, id, done);  // stepped down again meanwhile
-        return;
-      }
-      done(r);
-    }, bytes);
-    if (!queued) {
-      WriteResult r;
-      r.status = WritePoolFull();
-      p.done(r);
-    }
-  }
+// The forwarder's (forwarder.h): this board took over while its own writes
+// were out to the old master.
+void Engine::ApplyForwardHere(RequestId id, std::vector<memenv::BatchOp> ops,
+                              std::function<void(WriteResult)> done) {
+  WriteOnPool(std::move(ops), id, std::move(done));
 }
+
+bool Engine::SendForward(int slot, const bus::OutFrame& frame) { return bus_->Send(slot, frame); }
 
 void Engine::HandleAppRequest(bus::InFrame in) {
   const wire::AppRequest* req = in.frame()->body_as_AppRequest();
   RequestId id{req->request_id_hi(), req->request_id_lo()};
-  std::vector<memenv::BatchOp> ops;
-  if (req->ops()) {
-    for (const wire::KvOp* op : *req->ops()) {
-      memenv::BatchOp b;
-      b.kind = op->kind() == wire::OpKind::Put ? memenv::BatchOp::Kind::kPut
-                                               : memenv::BatchOp::Kind::kDelete;
-      if (op->key()) b.key.assign(reinterpret_cast<const char*>(op->key()->data()), op->key()->size());
-      if (op->value()) {
-        b.value.assign(reinterpret_cast<const char*>(op->value()->data()), op->value()->size());
-      }
-      ops.push_back(std::move(b));
-    }
-  }
+  std::vector<memenv::BatchOp> ops = DecodeKvOps(req->ops());
   ++forwarded_in_;
   ReplyTo(in.sender(), id, Write(ops, id, /*forwarded=*/true));
   ++forwarded_in_done_;
@@ -400,39 +322,6 @@ void Engine::ReplyTo(int slot, RequestId id, const WriteResult& r) {
   auto rep = wire::CreateAppReply(fbb, id.hi, id.lo, int(r.status.code()), msg, r.durable, tok,
                                   r.duplicate);
   bus_->Send(slot, bus::FinishFrame(fbb, header_, wire::Body::AppReply, rep.Union()));
-}
-
-void Engine::HandleAppReply(const wire::AppReply& reply) {
-  RequestId id{reply.request_id_hi(), reply.request_id_lo()};
-  auto code = static_cast<Status::Code>(reply.code());
-  std::function<void(WriteResult)> done;
-  WriteResult r;
-  {
-    std::lock_guard<std::mutex> l(fwd_mu_);
-    auto it = forwards_.find(id);
-    if (it == forwards_.end()) return;  // late duplicate reply
-    if (code == Status::Code::kNotMaster || code == Status::Code::kBusy) {
-      // It stepped down, or its write queue was full: resend (at the next
-      // tick, to the master known then). A refusal is not a lost attempt;
-      // the deadline still bounds the whole request. A Busy is never handed
-      // to the caller as "not applied": an earlier copy of this request may
-      // still be queued at the master and apply.
-      it->second.sent_to = -1;
-      if (it->second.attempts > 0) it->second.attempts--;
-      return;
-    }
-    done = std::move(it->second.done);
-    r.master = it->second.sent_to;
-    forwards_.erase(it);
-  }
-  r.status = Status(code, reply.message() ? reply.message()->str() : "");
-  r.durable = reply.durable();
-  r.duplicate = reply.duplicate();
-  if (reply.commit_token()) {
-    r.token.assign(reinterpret_cast<const char*>(reply.commit_token()->data()),
-                   reply.commit_token()->size());
-  }
-  done(r);
 }
 
 Result<std::string> Engine::Get(std::string_view key, ReadMode mode, std::string_view token,
@@ -466,9 +355,9 @@ Result<std::string> Engine::Get(std::string_view key, ReadMode mode, std::string
     }
   }
   if (mode == ReadMode::kLinearizable) {
-    if (role_.load() != Role::kMaster) {
+    if (roles_.role() != Role::kMaster) {
       return Status::NotMaster("LINEARIZABLE reads are served by the master (slot " +
-                               std::to_string(master_slot_.load()) + "), not by board " +
+                               std::to_string(roles_.master()) + "), not by board " +
                                std::to_string(opts_.self_slot));
     }
     if (!ConfirmedMaster(clock_.NowMicros())) {
@@ -476,7 +365,7 @@ Result<std::string> Engine::Get(std::string_view key, ReadMode mode, std::string
                                  " cannot confirm it is still master (no quorum heard recently); retry");
     }
   }
-  GatePass pass(api_gate_);
+  GatePass pass(roles_.api_gate());
   memenv::Table* data = DataTable();
   if (!data) return Status::NotFound("no such key (nothing written yet)");
   Result<std::string> value = data->Get(key);
@@ -508,16 +397,14 @@ Status Engine::LeaseExpired(Status st, const char* what) {
 // is refused (retryable), never answered with a value a new master may not
 // have.
 Result<std::string> Engine::ConfirmLinearizableRead(Result<std::string> value, ServedInfo* served) {
-  uint64_t packed = last_perm_lsn_.load();
-  bus::Lsn lsn{uint32_t(packed >> 32), uint32_t(packed)};
-  if (packed != 0 && !acks_.IsMet(lsn) && !acks_.Wait(lsn, opts_.config.ack_timeout_ms).met) {
+  if (!durability_.AwaitCommitted()) {
     return Status::Unavailable("board " + std::to_string(opts_.self_slot) +
                                " cannot serve a LINEARIZABLE read now: its latest writes are not "
                                "acknowledged by a quorum; retry");
   }
-  const uint32_t gen = gen_.load();
+  const uint32_t gen = roles_.generation();
   const int64_t confirmed_us = clock_.NowMicros();
-  if (role_.load() != Role::kMaster || !ConfirmedMaster(confirmed_us) || gen_.load() != gen) {
+  if (roles_.role() != Role::kMaster || !ConfirmedMaster(confirmed_us) || roles_.generation() != gen) {
     return Status::Unavailable("board " + std::to_string(opts_.self_slot) +
                                " lost its master confirmation during the read; retry");
   }
@@ -528,7 +415,7 @@ Result<std::string> Engine::ConfirmLinearizableRead(Result<std::string> value, S
 Result<std::vector<std::pair<std::string, std::string>>> Engine::Scan(std::string_view start,
                                                                       std::string_view end,
                                                                       size_t limit) {
-  GatePass pass(api_gate_);
+  GatePass pass(roles_.api_gate());
   memenv::Table* data = DataTable();
   if (!data) return std::vector<std::pair<std::string, std::string>>{};
   return data->Scan(start, end, limit);

@@ -7,7 +7,7 @@
 // a non-PERMANENT message. Berkeley DB swallows the return value for
 // PERMANENT messages (log_put.c), so the commit's LSN is left in a
 // thread-local and the committing writer waits for its acks after the commit
-// (AwaitDurable, from Engine::Write).
+// (Durability::AwaitDurable, from Engine::Write).
 #include <db.h>
 
 #include "board/commit_trace.h"
@@ -33,9 +33,8 @@ int Engine::SendCallback(__db_env* env, const DBT* control, const DBT* rec, cons
 int Engine::RouteAnywhere(int envid) {
   auto clients = peers_.InSyncClients(clock_.NowMicros());
   if (clients.empty()) return envid;
-  static std::atomic<uint64_t> rr{0};
   ++anywhere_routed_;
-  return clients[rr.fetch_add(1) % clients.size()];
+  return clients[anywhere_next_.fetch_add(1) % clients.size()];
 }
 
 // Keeps the last second of routed requests (bounded), to re-send them to the
@@ -65,7 +64,7 @@ void Engine::ResendRoutedTo(int dead_slot) {
       }
     }
   }
-  int master = master_slot_.load();
+  int master = roles_.master();
   for (const auto& r : again) {
     int to = master > 0 && master != opts_.self_slot ? master : r.fallback;
     if (to != dead_slot && to > 0) bus_->Send(to, r.frame);
@@ -84,25 +83,32 @@ int Engine::Send(const DBT* control, const DBT* rec, const DB_LSN* lsnp, int env
     dest = RouteAnywhere(envid);
   }
   bus::Lsn lsn{lsnp ? lsnp->file : 0, lsnp ? lsnp->offset : 0};
+  // Before the send: the replica's ack may arrive before this call returns.
+  if (roles_.role() == Role::kMaster && lsnp) {
+    bus::Lsn last = lsn;
+    RepControl rc;
+    if (rec && ParseRepControl({static_cast<const uint8_t*>(control->data), control->size}, &rc) &&
+        rc.rectype == kRepBulkLog) {
+      last = LastLsnOfBulk({static_cast<const uint8_t*>(rec->data), rec->size}, lsn);
+    }
+    durability_.NoteWritten(last);
+  }
   auto frame = bus::BuildRepMsg(
       header_,
       {static_cast<const uint8_t*>(control->data), control->size},
       {static_cast<const uint8_t*>(rec ? rec->data : nullptr), rec ? rec->size : 0}, lsn, flags,
-      gen_.load());
+      roles_.generation());
   bool sent = bus_->Send(dest == DB_EID_BROADCAST ? bus::kBroadcast : dest, frame);
   if (dest != envid) RememberRouted(dest, envid, frame);
 
-  if (!(flags & DB_REP_PERMANENT) || role_.load() != Role::kMaster) {
+  if (!(flags & DB_REP_PERMANENT) || roles_.role() != Role::kMaster) {
     return sent ? 0 : DB_REP_UNAVAIL;  // counted by Berkeley DB, then ignored
   }
   // PERMANENT on the master: the commit's record. The writer waits for the
   // ack policy after the commit, once Berkeley DB released the commit's locks
   // (perm_outcome.h). Commits never run Berkeley DB's post-commit lease check
   // (memenv's commits_ignore_leases), so nothing needs the wait in here.
-  uint64_t packed = (uint64_t(lsn.file) << 32) | lsn.offset;
-  uint64_t prev = last_perm_lsn_.load();
-  while (packed > prev && !last_perm_lsn_.compare_exchange_weak(prev, packed)) {
-  }
+  durability_.NotePermSent(lsn);
   PermOutcome& po = ThisThreadPermOutcome();
   po.seen = true;
   po.lsn_file = lsn.file;
@@ -112,23 +118,6 @@ int Engine::Send(const DBT* control, const DBT* rec, const DB_LSN* lsnp, int env
     po.sent_us = trace::NowMicros();
   }
   return 0;
-}
-
-// Waits until the ack policy is met for `lsn` (or the ack timeout passes, or
-// too few replicas are alive to ever meet it) and records the outcome.
-bool Engine::AwaitDurable(bus::Lsn lsn, PermOutcome* po) {
-  ++perm_waits_;
-  AckOutcome out = acks_.Wait(lsn, opts_.config.ack_timeout_ms);
-  po->met = out.met;
-  po->needed = out.needed;
-  po->got = out.got;
-  if (out.met) return true;
-  ++perm_failures_;
-  Emit(EventKind::kPermFailed, -1,
-       std::string(out.fail_fast ? "fail-fast: " : "timeout: ") + std::to_string(out.got) + "/" +
-           std::to_string(out.needed) + " acks for " + std::to_string(lsn.file) + "/" +
-           std::to_string(lsn.offset));
-  return false;
 }
 
 }  // namespace bp::board

@@ -19,15 +19,14 @@
 #include <db.h>
 
 #include <chrono>
-#include <thread>
 
-#include "board/engine.h"
+#include "board/election_quorum.h"
+#include "board/role_machine.h"
 
 namespace bp::board {
 
-bool Engine::PreferredMode() const {
-  const ChassisConfig& c = opts_.config;
-  return c.ElectableCount() == 2 && c.two_board_mode == TwoBoardMode::kPreferred;
+bool RoleMachine::PreferredMode() const {
+  return config_.ElectableCount() == 2 && config_.two_board_mode == TwoBoardMode::kPreferred;
 }
 
 // Ticker, on the master: when the preferred board is alive and in sync, ask
@@ -35,10 +34,10 @@ bool Engine::PreferredMode() const {
 // flight and for the preferred board to catch up (up to ack_timeout_ms +
 // 600 ms): on the ticker that stopped this master's heartbeats for longer
 // than heartbeat_timeout_ms, and the preferred board elected itself alone.
-void Engine::MaybeHandOver(int64_t now) {
+void RoleMachine::MaybeHandOver(int64_t now) {
   if (!PreferredMode() || role_.load() != Role::kMaster) return;
-  const int preferred = opts_.config.preferred_slot;
-  if (preferred == opts_.self_slot || !peers_.IsInSyncClient(preferred, now)) return;
+  const int preferred = config_.preferred_slot;
+  if (preferred == self_slot_ || !peers_.IsInSyncClient(preferred, now)) return;
   {
     std::lock_guard<std::mutex> l(election_mu_);
     handover_requested_ = true;
@@ -47,64 +46,61 @@ void Engine::MaybeHandOver(int64_t now) {
 }
 
 // Election thread.
-void Engine::HandOver() {
+void RoleMachine::HandOver() {
   if (!PreferredMode() || role_.load() != Role::kMaster || shutting_down_.load()) return;
-  const int preferred = opts_.config.preferred_slot;
-  if (preferred == opts_.self_slot || !peers_.IsInSyncClient(preferred, clock_.NowMicros())) return;
-  Log("preferred board " + std::to_string(preferred) + " is back and in sync: handing mastership over");
+  const int preferred = config_.preferred_slot;
+  if (preferred == self_slot_ || !peers_.IsInSyncClient(preferred, clock_.NowMicros())) return;
+  listener_.Log("preferred board " + std::to_string(preferred) +
+                " is back and in sync: handing mastership over");
   if (!StepDownAfterCatchUp(preferred, "hand-over to the preferred board")) {
-    Log("preferred board did not catch up in time; keeping mastership for now");
+    listener_.Log("preferred board did not catch up in time; keeping mastership for now");
     return;
   }
-  next_election_us_ = clock_.NowMicros() + int64_t(opts_.config.election_timeout_ms) * 1000;
+  next_election_us_ = clock_.NowMicros() + int64_t(config_.election_timeout_ms) * 1000;
   RequestElection("hand-over to the preferred board");
 }
 
-bool Engine::StepDownAfterCatchUp(int to, const char* why) {
+// Whether `to` (or, with to < 0, any live in-sync electable replica) has
+// applied this master's log up to `mine`.
+bool RoleMachine::CaughtUp(int to, bus::Lsn mine, int64_t now_us) const {
+  for (const PeerView& p : peers_.Snapshot(now_us)) {
+    bool candidate = to > 0 ? p.slot == to : p.electable && p.hb.role == wire::Role::Client &&
+                                                 p.hb.startup_done && !p.hb.reinit;
+    if (candidate && p.alive && !(p.hb.next_lsn < mine)) return true;
+  }
+  return false;
+}
+
+// Stops new writes, drains those in flight, waits (bounded) until `to` (or,
+// with to < 0, any live in-sync electable replica) has applied this
+// master's whole log, then steps down. Returns whether it stepped down.
+// Leaves next_election_us_ to the caller (HandOver sets it; on shutdown no
+// election follows).
+bool RoleMachine::StepDownAfterCatchUp(int to, const char* why) {
   std::lock_guard<std::mutex> rl(rep_start_mu_);
   if (role_.load() != Role::kMaster) return false;
   // New writes wait at the gate; those inside finish with their acks.
-  api_gate_.CloseAndDrain(std::chrono::milliseconds(opts_.config.ack_timeout_ms + 100));
+  api_gate_.CloseAndDrain(std::chrono::milliseconds(config_.ack_timeout_ms + 100));
   bool caught_up = false;
   const int64_t deadline = clock_.NowMicros() + 500000;
   while (!caught_up && clock_.NowMicros() < deadline) {
-    DB_REP_STAT* sp = nullptr;
-    DB_ENV* env = env_->raw();
-    bus::Lsn mine{next_lsn_file_.load(), next_lsn_offset_.load()};
-    if (env->rep_stat(env, &sp, 0) == 0 && sp) {
-      mine = {sp->st_next_lsn.file, sp->st_next_lsn.offset};
-      free(sp);
-    }
-    for (const PeerView& p : peers_.Snapshot(clock_.NowMicros())) {
-      bool candidate = to > 0 ? p.slot == to : p.electable && p.hb.role == wire::Role::Client &&
-                                                   p.hb.startup_done && !p.hb.reinit;
-      if (candidate && p.alive && !(p.hb.next_lsn < mine)) caught_up = true;
-    }
-    if (!caught_up) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    caught_up = CaughtUp(to, NextLsnNow(), clock_.NowMicros());
+    if (!caught_up) clock_.SleepFor(Millis(1));
   }
   if (!caught_up) {
     api_gate_.Open();
     return false;
   }
-  role_ = Role::kClient;  // writes waiting at the gate are refused from here on
-  api_gate_.Open();
-  acks_.Abort();
-  int ret = QuiescedRepStart(DB_REP_CLIENT);
-  if (ret != 0) Log(std::string("rep_start(CLIENT) for ") + why + " failed: " + db_strerror(ret));
-  master_slot_ = -1;
-  startup_done_ = false;
-  env_->InvalidateTables();
-  last_master_seen_us_ = clock_.NowMicros();
-  Log(std::string("stepped down to replica: ") + why);
+  StepDownLocked(why, /*api_gate_closed=*/true, std::nullopt);
   return true;
 }
 
 // The preferred board's election priority: above the other board's, so that
 // with equal logs it wins.
-uint32_t Engine::ElectionPriority() const {
-  const SlotConfig& self = *opts_.config.Find(opts_.self_slot);
+uint32_t RoleMachine::ElectionPriority() const {
+  const SlotConfig& self = *config_.Find(self_slot_);
   if (!self.electable) return 0;
-  if (PreferredMode() && opts_.self_slot == opts_.config.preferred_slot) {
+  if (PreferredMode() && self_slot_ == config_.preferred_slot) {
     return self.priority + 1000000;
   }
   return self.priority;
@@ -113,15 +109,14 @@ uint32_t Engine::ElectionPriority() const {
 // Refuses a write at once when no master exists and none can be elected
 // (fewer electable boards alive than an election needs), instead of letting
 // it wait out the forwarding timeout.
-Status Engine::CheckWritable(int64_t now) {
+Status RoleMachine::CheckWritable(int64_t now) const {
   if (role_.load() == Role::kMaster || master_slot_.load() > 0) return Status::Ok();
   std::string waiting = ElectionWait();
   if (!waiting.empty()) return Status::Unavailable("no master: " + waiting);
-  const ChassisConfig& c = opts_.config;
-  const SlotConfig& self = *c.Find(opts_.self_slot);
+  const ChassisConfig& c = config_;
+  const SlotConfig& self = *c.Find(self_slot_);
   int alive = peers_.AliveElectable(now) + (self.electable ? 1 : 0);
-  int needed = c.Majority();
-  if (c.ElectableCount() == 2 && c.two_board_mode != TwoBoardMode::kStrict) needed = 1;
+  int needed = ElectionQuorumFor(c, alive).nvotes;
   if (alive >= needed) return Status::Ok();
   std::string why = std::to_string(alive) + " of the " + std::to_string(c.ElectableCount()) +
                     " electable boards are alive and an election needs " + std::to_string(needed);

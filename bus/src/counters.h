@@ -18,6 +18,8 @@ struct AtomicCounters {
   std::atomic<uint64_t> wrong_chassis{0};
   std::atomic<uint64_t> wrong_version{0};
   std::atomic<uint64_t> dropped_fault_in{0};
+  std::atomic<uint64_t> unauthenticated{0};
+  std::atomic<uint64_t> handshake_failed{0};
 
   BusCounters Snapshot() const {
     constexpr auto r = std::memory_order_relaxed;
@@ -30,6 +32,8 @@ struct AtomicCounters {
     c.wrong_chassis = wrong_chassis.load(r);
     c.wrong_version = wrong_version.load(r);
     c.dropped_fault_in = dropped_fault_in.load(r);
+    c.unauthenticated = unauthenticated.load(r);
+    c.handshake_failed = handshake_failed.load(r);
     return c;
   }
 };

@@ -15,8 +15,12 @@ struct InFrame::Storage {
   // (ZeroMQ's zero-copy decoder slices large messages out of its receive
   // buffer at any offset, and FlatBuffers reads scalars in place).
   explicit Storage(zmq::message_t&& m);
+  // Bytes from outside ZeroMQ: `keep` holds them alive (or is null and
+  // they are copied).
+  Storage(const uint8_t* data, size_t n, std::shared_ptr<const void> keep);
 
-  zmq::message_t msg;
+  zmq::message_t msg;                 // empty for a frame built from bytes
+  std::shared_ptr<const void> keep;   // an OutFrame's buffer shared by FromOutFrame
   std::unique_ptr<uint64_t[]> aligned_copy;
   const uint8_t* bytes = nullptr;
   size_t size = 0;

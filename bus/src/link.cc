@@ -63,6 +63,11 @@ Status Link::OpenLocked(zmq::context_t& ctx, const LinkSocketOptions& opts) {
   push_.set(zmq::sockopt::linger, 0);
   push_.set(zmq::sockopt::reconnect_ivl, opts.reconnect_ms);
   push_.set(zmq::sockopt::reconnect_ivl_max, opts.reconnect_ms * kReconnectMaxFactor);
+  if (!opts.curve_keys.secret_z85.empty()) {
+    push_.set(zmq::sockopt::curve_serverkey, public_key());
+    push_.set(zmq::sockopt::curve_publickey, opts.curve_keys.public_z85);
+    push_.set(zmq::sockopt::curve_secretkey, opts.curve_keys.secret_z85);
+  }
   // The monitor must be attached before connecting, or the first handshake
   // event is lost and the link never reports up.
   std::string monitor_ep = "inproc://bp-bus-monitor-" + std::to_string(g_monitor_id++);

@@ -25,6 +25,9 @@ class DelayLine;
 struct LinkSocketOptions {
   int send_queue_frames = 0;
   int reconnect_ms = 0;
+  // Non-empty with BusSecurity::kCurve: this board's key pair; the link is
+  // then a CURVE client with the peer's public_key as the server key.
+  CurveKeyPair curve_keys;
 };
 
 class Link : public std::enable_shared_from_this<Link> {
@@ -71,6 +74,7 @@ class Link : public std::enable_shared_from_this<Link> {
 
   int slot() const { return address_.slot; }
   const std::string& endpoint() const { return address_.endpoint; }
+  const std::string& public_key() const { return address_.public_key; }
   bool connected() const { return connected_.load(std::memory_order_acquire); }
   LinkFault fault() const;
   LinkStats Stats() const;

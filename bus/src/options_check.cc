@@ -5,6 +5,8 @@
 #include <string>
 #include <string_view>
 
+#include "bus/curve.h"
+
 namespace bp::bus {
 namespace {
 
@@ -57,6 +59,48 @@ bool UsesInproc(const BusOptions& o) {
   return false;
 }
 
+// kCurve: CURVE in libzmq, a matching key pair for self, a valid and
+// distinct key per peer (one key speaks for one slot only), no inproc://.
+Status CheckSecurity(const BusOptions& o) {
+  if (o.security != BusSecurity::kCurve) return Status::Ok();
+  if (!CurveAvailable()) {
+    return Status::InvalidArgument(
+        "security curve: this libzmq has no CURVE (build it with libsodium), or choose "
+        "security = \"none\" explicitly");
+  }
+  const std::string self = "slot " + std::to_string(o.self_slot);
+  Result<std::string> derived = CurvePublicFromSecret(o.keys.secret_z85);
+  if (!derived.ok() || !IsValidCurveKey(o.keys.public_z85)) {
+    return Status::InvalidArgument(self + ": security curve needs this board's key pair "
+                                   "(BusOptions::keys, 40 Z85 characters each)");
+  }
+  if (derived.value() != o.keys.public_z85) {
+    return Status::InvalidArgument(self + ": the public key " + o.keys.public_z85 +
+                                   " does not belong to the secret key (its public key is " +
+                                   derived.value() + ")");
+  }
+  if (o.zap_domain.empty()) {
+    return Status::InvalidArgument("BusOptions::zap_domain is empty; leave the default");
+  }
+  std::set<std::string> keys{o.keys.public_z85};
+  for (const SlotAddress& p : o.peers) {
+    if (!IsValidCurveKey(p.public_key)) {
+      return Status::InvalidArgument(SlotName(p) + ": security curve needs the slot's public_key "
+                                     "(40 Z85 characters); generate one with chassis keygen");
+    }
+    if (!keys.insert(p.public_key).second) {
+      return Status::InvalidArgument(SlotName(p) + ": public_key " + p.public_key +
+                                     " is also another slot's; every board needs its own key");
+    }
+  }
+  if (UsesInproc(o)) {
+    return Status::InvalidArgument(
+        "security curve cannot run over inproc:// (ZeroMQ has no CURVE on inproc); use ipc:// "
+        "endpoints, or security none for in-process tests");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status CheckEndpoint(const std::string& endpoint, const std::string& what) {
@@ -105,7 +149,7 @@ Status CheckOptions(const BusOptions& o) {
         "inproc:// endpoints only work inside one ZeroMQ context; set "
         "BusOptions::context to a context shared by every bus");
   }
-  return Status::Ok();
+  return CheckSecurity(o);
 }
 
 Status CheckNewPeer(const BusOptions& o, const std::vector<SlotAddress>& others,

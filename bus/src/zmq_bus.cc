@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <shared_mutex>
@@ -41,7 +42,13 @@ constexpr int kMaxFramesPerRound = 1024;
 // Index of the fixed entries of the receive thread's poll set.
 constexpr size_t kInboxItem = 0;
 constexpr size_t kWakeItem = 1;
-constexpr size_t kFirstMonitorItem = 2;
+constexpr size_t kInboxMonitorItem = 2;
+constexpr size_t kFirstMonitorItem = 3;
+// Handshakes refused on the inbox (wrong mechanism, bad key, ZAP refusal).
+constexpr int kInboxMonitorEvents = ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                                    ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                                    ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
+std::atomic<uint64_t> g_inbox_monitor_id{0};
 
 }  // namespace
 
@@ -68,6 +75,9 @@ class BusImpl final : public Bus {
     return c;
   }
   const BusOptions& options() const override { return options_; }
+  ZapAuthenticator::Stats ZapStats() const override {
+    return zap_ == nullptr ? ZapAuthenticator::Stats{} : zap_->GetStats();
+  }
 
  private:
   enum class State { kCreated, kRunning, kStopped };
@@ -81,6 +91,10 @@ class BusImpl final : public Bus {
   std::vector<std::shared_ptr<Link>> AllLinks() const;
   void Publish(std::shared_ptr<Link> link, std::shared_ptr<Link> replaced);
   Status OpenSockets();
+  Status OpenInbox();
+  Status StartZap();
+  Status UpdateZapTable();
+  bool curve() const { return options_.security == BusSecurity::kCurve; }
   void CloseSockets();
   void Wake();
 
@@ -91,8 +105,11 @@ class BusImpl final : public Bus {
   void DrainWakeFd();
   void DrainInbox();
   void Deliver(zmq::message_t&& msg);
+  bool Authenticated(const zmq::message_t& msg, int sender);
+  void RebindInbox();
   void CountReject(Reject why);
   void ReadMonitor(Link& link);
+  void ReadInboxMonitor();
   void CloseReceiverSockets(PollSet* set);
 
   const BusOptions options_;  // as given to Create (context filled in)
@@ -111,6 +128,14 @@ class BusImpl final : public Bus {
 
   Handler* handler_ = nullptr;  // set by Start, before the receive thread exists
   zmq::socket_t inbox_;         // PULL at self_endpoint; the receive thread's after Start
+  zmq::socket_t inbox_monitor_;  // its handshake failures; the receive thread's after Start
+  std::string bound_endpoint_;  // inbox_'s last_endpoint (for unbind); receive thread
+  // kCurve: the context's ZAP handler (ours, or BusOptions::zap); set by Start.
+  std::shared_ptr<ZapAuthenticator> zap_;
+  // A peer's key changed: the receive thread re-binds the inbox so every
+  // incoming connection authenticates again (and one made with the old key
+  // is cut).
+  std::atomic<bool> rebind_requested_{false};
   int wake_fd_ = -1;
   std::atomic<bool> links_changed_{false};
   std::atomic<bool> stop_requested_{false};
@@ -118,6 +143,10 @@ class BusImpl final : public Bus {
 };
 
 // ---- Creation and lifecycle ------------------------------------------------
+
+const char* BusSecurityName(BusSecurity mode) {
+  return mode == BusSecurity::kCurve ? "curve" : "none";
+}
 
 Result<std::unique_ptr<Bus>> Bus::Create(BusOptions options) {
   BP_RETURN_IF_ERROR(CheckOptions(options));
@@ -127,7 +156,8 @@ Result<std::unique_ptr<Bus>> Bus::Create(BusOptions options) {
 
 BusImpl::BusImpl(BusOptions options)
     : options_(std::move(options)),
-      link_options_{options_.send_queue_frames, options_.reconnect_ms},
+      link_options_{options_.send_queue_frames, options_.reconnect_ms,
+                    options_.security == BusSecurity::kCurve ? options_.keys : CurveKeyPair{}},
       delay_(options_.clock, options_.delay_line_frames, options_.delay_line_bytes) {
   for (const SlotAddress& peer : options_.peers) links_[peer.slot] = NewLink(peer);
 }
@@ -147,6 +177,7 @@ Status BusImpl::Start(Handler* handler) {
     return Status::FailedPrecondition("Bus::Start: already started or stopped; create a new Bus");
   }
   handler_ = handler;
+  if (curve()) BP_RETURN_IF_ERROR(StartZap());
   if (Status s = OpenSockets(); !s.ok()) {
     CloseSockets();
     return s;
@@ -165,18 +196,61 @@ Status BusImpl::OpenSockets() {
     inbox_.set(zmq::sockopt::rcvhwm, kInboxHwmFrames);
     inbox_.set(zmq::sockopt::maxmsgsize, kMaxFrameBytes);
     inbox_.set(zmq::sockopt::linger, 0);
-    inbox_.bind(options_.self_endpoint);
+    if (curve()) {
+      inbox_.set(zmq::sockopt::curve_server, 1);
+      inbox_.set(zmq::sockopt::curve_secretkey, options_.keys.secret_z85);
+      inbox_.set(zmq::sockopt::zap_domain, options_.zap_domain);
+    }
+    std::string monitor_ep = "inproc://bp-bus-inbox-monitor-" + std::to_string(g_inbox_monitor_id++);
+    if (zmq_socket_monitor(inbox_.handle(), monitor_ep.c_str(), kInboxMonitorEvents) != 0) {
+      throw zmq::error_t();
+    }
+    inbox_monitor_ = zmq::socket_t(*options_.context, zmq::socket_type::pair);
+    inbox_monitor_.set(zmq::sockopt::linger, 0);
+    inbox_monitor_.connect(monitor_ep);
   } catch (const zmq::error_t& e) {
-    return Status::Unavailable("slot " + std::to_string(options_.self_slot) + " cannot bind " +
-                               options_.self_endpoint + ": " + e.what() +
-                               " (another process holds it, or the directory does not exist)");
+    return Status::Internal(std::string("Bus::Start: cannot set up the receiving socket: ") +
+                            e.what());
   }
+  BP_RETURN_IF_ERROR(OpenInbox());
   for (const auto& link : AllLinks())
     BP_RETURN_IF_ERROR(link->Open(*options_.context, link_options_));
   return Status::Ok();
 }
 
+Status BusImpl::OpenInbox() {
+  try {
+    inbox_.bind(options_.self_endpoint);
+    bound_endpoint_ = inbox_.get(zmq::sockopt::last_endpoint);
+  } catch (const zmq::error_t& e) {
+    return Status::Unavailable("slot " + std::to_string(options_.self_slot) + " cannot bind " +
+                               options_.self_endpoint + ": " + e.what() +
+                               " (another process holds it, or the directory does not exist)");
+  }
+  return Status::Ok();
+}
+
+Status BusImpl::StartZap() {
+  zap_ = options_.zap;
+  if (zap_ == nullptr) {
+    auto started = ZapAuthenticator::Start(*options_.context);
+    if (!started.ok()) return started.status().WithContext("Bus::Start (security curve)");
+    zap_ = std::move(started).value();
+  }
+  return UpdateZapTable();
+}
+
+// The ZAP table of our domain: every peer's public key -> its slot number.
+// Called under admin_mu_ whenever the peers change.
+Status BusImpl::UpdateZapTable() {
+  if (zap_ == nullptr) return Status::Ok();
+  std::map<std::string, std::string> table;
+  for (const auto& link : AllLinks()) table[link->public_key()] = std::to_string(link->slot());
+  return zap_->SetDomain(options_.zap_domain, table);
+}
+
 void BusImpl::CloseSockets() {
+  inbox_monitor_.close();
   inbox_.close();
   for (const auto& link : AllLinks()) {
     link->Close();
@@ -199,6 +273,8 @@ void BusImpl::Stop() {
   // (they return false) instead of a dead socket.
   for (const auto& link : AllLinks()) link->Close();
   delay_.Stop();
+  // A shared handler keeps serving its other sockets; our domain goes dark.
+  if (zap_ != nullptr) (void)zap_->SetDomain(options_.zap_domain, {});
   if (!was_running) return;
   Wake();
   if (receiver_.get_id() != std::this_thread::get_id()) receiver_.join();
@@ -239,14 +315,22 @@ Status BusImpl::AddPeer(const SlotAddress& peer) {
   std::lock_guard admin(admin_mu_);
   if (state_ == State::kStopped) return Status::FailedPrecondition("Bus::AddPeer: bus stopped");
   std::vector<SlotAddress> current;
-  for (const auto& link : AllLinks()) current.push_back({link->slot(), link->endpoint()});
+  for (const auto& link : AllLinks()) {
+    current.push_back({link->slot(), link->endpoint(), link->public_key()});
+  }
   BP_RETURN_IF_ERROR(CheckNewPeer(options_, current, peer));
   std::shared_ptr<Link> old = FindLink(peer.slot);
-  if (old != nullptr && old->endpoint() == peer.endpoint) return Status::Ok();
+  const bool rekeyed = old != nullptr && curve() && old->public_key() != peer.public_key;
+  if (old != nullptr && old->endpoint() == peer.endpoint && !rekeyed) return Status::Ok();
   std::shared_ptr<Link> link = NewLink(peer);
   if (old != nullptr) link->SetFault(old->fault());  // a drill's faults survive a move
   if (state_ == State::kRunning) BP_RETURN_IF_ERROR(link->Open(*options_.context, link_options_));
   Publish(std::move(link), std::move(old));
+  BP_RETURN_IF_ERROR(UpdateZapTable());
+  if (rekeyed && state_ == State::kRunning) {
+    rebind_requested_.store(true, std::memory_order_release);
+    Wake();
+  }
   return Status::Ok();
 }
 
@@ -263,7 +347,7 @@ Status BusImpl::RemovePeer(int slot) {
     links_.erase(it);
   }
   Publish(nullptr, std::move(old));
-  return Status::Ok();
+  return UpdateZapTable();
 }
 
 Status BusImpl::SetLinkFault(int slot, const LinkFault& fault) {
@@ -317,10 +401,12 @@ void BusImpl::ReceiveLoop() {
   PollSet set;
   RebuildPollSet(&set);
   while (!stop_requested_.load(std::memory_order_acquire)) {
+    if (rebind_requested_.exchange(false, std::memory_order_acq_rel)) RebindInbox();
     if (links_changed_.exchange(false, std::memory_order_acq_rel)) RebuildPollSet(&set);
     if (!Poll(&set)) break;
     if (set.items[kWakeItem].revents & ZMQ_POLLIN) DrainWakeFd();
     if (set.items[kInboxItem].revents & ZMQ_POLLIN) DrainInbox();
+    if (set.items[kInboxMonitorItem].revents & ZMQ_POLLIN) ReadInboxMonitor();
     for (size_t i = 0; i < set.links.size(); ++i) {
       if (set.items[kFirstMonitorItem + i].revents & ZMQ_POLLIN) ReadMonitor(*set.links[i]);
     }
@@ -348,6 +434,7 @@ void BusImpl::RebuildPollSet(PollSet* set) {
   set->items.clear();
   set->items.push_back({inbox_.handle(), 0, ZMQ_POLLIN, 0});
   set->items.push_back({nullptr, wake_fd_, ZMQ_POLLIN, 0});
+  set->items.push_back({inbox_monitor_.handle(), 0, ZMQ_POLLIN, 0});
   for (const auto& link : set->links) {
     set->items.push_back({link->monitor().handle(), 0, ZMQ_POLLIN, 0});
   }
@@ -361,6 +448,23 @@ bool BusImpl::Poll(PollSet* set) {
     // EINTR: a signal; poll again. Anything else (ETERM): the context is gone.
     for (auto& item : set->items) item.revents = 0;
     return e.num() == EINTR;
+  }
+}
+
+// Receive thread. Unbinding closes the listener and every connection it
+// accepted; peers reconnect within reconnect_ms and pass ZAP again. A failed
+// bind is retried on the next round (Wake keeps it coming).
+void BusImpl::RebindInbox() {
+  try {
+    if (!bound_endpoint_.empty()) inbox_.unbind(bound_endpoint_);
+  } catch (const zmq::error_t&) {
+    // Already unbound by an earlier failed round.
+  }
+  bound_endpoint_.clear();
+  if (!OpenInbox().ok()) {
+    rebind_requested_.store(true, std::memory_order_release);
+    std::this_thread::sleep_for(std::chrono::milliseconds(options_.reconnect_ms));
+    Wake();
   }
 }
 
@@ -389,6 +493,10 @@ void BusImpl::Deliver(zmq::message_t&& msg) {
   storage->frame = CheckFrame(storage->bytes, storage->size, options_.chassis_id, &why);
   if (storage->frame == nullptr) return CountReject(why);
   int sender = storage->frame->sender();
+  if (curve() && !Authenticated(storage->msg, sender)) {
+    totals_->unauthenticated.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
   std::shared_ptr<Link> link = sender == options_.self_slot ? nullptr : FindLink(sender);
   if (link == nullptr) {
     totals_->unknown_slot.fetch_add(1, std::memory_order_relaxed);
@@ -406,6 +514,13 @@ void BusImpl::Deliver(zmq::message_t&& msg) {
   handler_->OnFrame(std::move(in));
 }
 
+// kCurve: the connection's ZAP user id is the slot it authenticated as;
+// the frame must speak for that slot and no other.
+bool BusImpl::Authenticated(const zmq::message_t& msg, int sender) {
+  const char* user = zmq_msg_gets(msg.handle(), "User-Id");
+  return user != nullptr && std::to_string(sender) == user;
+}
+
 void BusImpl::CountReject(Reject why) {
   switch (why) {
     case Reject::kWrongChassis:
@@ -418,6 +533,26 @@ void BusImpl::CountReject(Reject why) {
     case Reject::kNone:
       totals_->malformed.fetch_add(1, std::memory_order_relaxed);
       return;
+  }
+}
+
+// Every event is two frames: {uint16 event, uint32 value} and the endpoint;
+// each is one refused handshake.
+void BusImpl::ReadInboxMonitor() {
+  try {
+    for (int i = 0; i < kMaxFramesPerRound; ++i) {
+      zmq::message_t head;
+      zmq::message_t address;
+      if (!inbox_monitor_.recv(head, zmq::recv_flags::dontwait)) return;
+      if (head.more()) (void)inbox_monitor_.recv(address);
+      uint16_t event = 0;
+      if (head.size() >= sizeof(event)) std::memcpy(&event, head.data(), sizeof(event));
+      if (event & kInboxMonitorEvents) {
+        totals_->handshake_failed.fetch_add(1, std::memory_order_relaxed);
+      }
+    }
+  } catch (const zmq::error_t&) {
+    // Closed under us at Stop.
   }
 }
 
@@ -445,6 +580,7 @@ void BusImpl::CloseReceiverSockets(PollSet* set) {
     for (const auto& [slot, link] : links_) links.push_back(link);
   }
   for (const auto& link : links) link->CloseMonitor();
+  inbox_monitor_.close();
   inbox_.close();
 }
 

@@ -1,9 +1,11 @@
 // fwcli: the firmware shim's API from a shell. Built only on fw_shim.h, so
-// it doubles as a check that the public header is enough to use the shim.
+// it doubles as a check that the public header is enough to use the shim
+// (bus/curve.h only reads a CURVE key file, with its mode check).
 //
 //   fwcli --endpoint ipc:///run/bp/slot1.client get KEY [--mode local|ryw|linearizable]
 //   fwcli -e ENDPOINT put KEY VALUE | delete KEY | batch FILE
 //   fwcli -e ENDPOINT status [--json] | admin JSON | watch [--count N] [--seconds S]
+//   fwcli -e tcp://HOST:PORT --server-key Z85 --client-key-file FILE ...  (CURVE)
 //
 // Exit status: 0 on success, 1 on an error (printed with its cause), 2 on
 // bad usage.
@@ -18,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "bus/curve.h"
 #include "firmware_shim/fw_shim.h"
 
 namespace {
@@ -193,6 +196,14 @@ int main(int argc, char** argv) {
       ->required()
       ->envname("FW_ENDPOINT");
   app.add_option("--timeout-ms", timeout_ms, "request timeout (default: the shim's)");
+  std::string server_key, client_key_file;
+  app.add_option("--server-key", server_key,
+                 "CURVE: the board's public key (its public_key in chassis.toml)")
+      ->envname("FW_SERVER_KEY");
+  app.add_option("--client-key-file", client_key_file,
+                 "CURVE: this client's key file (mode 0600; its public key listed in "
+                 "client_public_keys)")
+      ->envname("FW_CLIENT_KEY_FILE");
   auto* get = app.add_subcommand("get", "read a key");
   get->add_option("KEY", key)->required();
   get->add_option("--mode", mode, "local|ryw|linearizable")
@@ -217,6 +228,18 @@ int main(int argc, char** argv) {
   fw_options_init(&opts);
   opts.endpoint = endpoint.c_str();
   if (timeout_ms) opts.request_timeout_ms = timeout_ms;
+  bp::bus::CurveKeyPair client_keys;
+  if (!client_key_file.empty()) {
+    auto read = bp::bus::ReadSecretKeyFile(client_key_file);
+    if (!read.ok()) {
+      std::fprintf(stderr, "fwcli: --client-key-file: %s\n", read.status().message().c_str());
+      return 2;
+    }
+    client_keys = *read;
+    opts.client_public_key = client_keys.public_z85.c_str();
+    opts.client_secret_key = client_keys.secret_z85.c_str();
+  }
+  if (!server_key.empty()) opts.server_public_key = server_key.c_str();
   fw_board_t* h = nullptr;
   fw_err_t e = fw_open(&opts, &h);
   if (e != FW_OK) return Report(e);

@@ -1,12 +1,84 @@
 #include "board.h"
 
+#include <cstddef>
+#include <cstring>
 #include <nlohmann/json.hpp>
 #include <zmq.hpp>
 
 #include "errors.h"
 #include "subscription.h"
 
+// The ABI of fw_options_t (header: "Structs are only extended within their
+// reserved space"): 1.3's CURVE keys sit where reserved_u32[7] was.
+#if UINTPTR_MAX == 0xffffffffffffffffu
+static_assert(sizeof(fw_options_t) == 64, "fw_options_t changed size (ABI break)");
+static_assert(offsetof(fw_options_t, request_timeout_ms) == 8 &&
+              offsetof(fw_options_t, lazy_connect) == 32, "fw_options_t 1.2 fields moved");
+static_assert(offsetof(fw_options_t, reserved_u32) == 36 &&
+              offsetof(fw_options_t, server_public_key) == 40 &&
+              offsetof(fw_options_t, client_public_key) == 48 &&
+              offsetof(fw_options_t, client_secret_key) == 56, "fw_options_t 1.3 fields moved");
+#else
+static_assert(sizeof(fw_options_t) == 4 + 7 * 4 + 7 * 4, "fw_options_t changed size (ABI break)");
+#endif
+
 namespace fw {
+namespace {
+
+// One optional CURVE key field: NULL -> empty; otherwise 40 Z85 characters.
+fw_err_t ReadKey(const char* field, const char* in, std::string* out) {
+  if (in == nullptr) return FW_OK;
+  std::string key(in, strnlen(in, 41));
+  uint8_t raw[32];
+  if (key.size() != 40 || zmq_z85_decode(raw, key.c_str()) == nullptr) {
+    return Fail(FW_ERR_INVALID_ARG, std::string("options.") + field +
+                                        " is not a Z85 CURVE key (40 characters of the Z85 "
+                                        "alphabet); copy it from chassis.toml or the key file");
+  }
+  *out = std::move(key);
+  return FW_OK;
+}
+
+fw_err_t ResolveCurve(const fw_options_t* in, Options* out) {
+  fw_err_t e;
+  if ((e = ReadKey("server_public_key", in->server_public_key, &out->server_public_key)) ||
+      (e = ReadKey("client_public_key", in->client_public_key, &out->client_public_key)) ||
+      (e = ReadKey("client_secret_key", in->client_secret_key, &out->client_secret_key))) {
+    return e;
+  }
+  if (out->server_public_key.empty()) {
+    if (out->client_public_key.empty() && out->client_secret_key.empty()) return FW_OK;
+    return Fail(FW_ERR_INVALID_ARG,
+                "options.server_public_key is NULL but a client key is set: give the board's "
+                "public_key (chassis.toml) too, or no CURVE key at all");
+  }
+  if (out->client_secret_key.empty()) {
+    return Fail(FW_ERR_INVALID_ARG,
+                "options.client_secret_key is NULL: CURVE needs the client's key pair (its "
+                "public key listed in client_public_keys of chassis.toml)");
+  }
+  char derived[41];
+  if (zmq_curve_public(derived, out->client_secret_key.c_str()) != 0) {
+    return Fail(FW_ERR_INVALID_ARG, "options.client_secret_key: this libzmq has no CURVE support");
+  }
+  if (out->client_public_key.empty()) {
+    out->client_public_key = derived;
+  } else if (out->client_public_key != derived) {
+    return Fail(FW_ERR_INVALID_ARG,
+                "options.client_public_key does not belong to options.client_secret_key; give "
+                "the pair from one key file (or NULL to derive it)");
+  }
+  return FW_OK;
+}
+
+}  // namespace
+
+void ApplyCurve(const Options& opts, zmq::socket_t& socket) {
+  if (opts.server_public_key.empty()) return;
+  socket.set(zmq::sockopt::curve_serverkey, opts.server_public_key);
+  socket.set(zmq::sockopt::curve_publickey, opts.client_public_key);
+  socket.set(zmq::sockopt::curve_secretkey, opts.client_secret_key);
+}
 
 void DefaultOptions(fw_options_t* opts) {
   *opts = fw_options_t{};
@@ -37,7 +109,7 @@ fw_err_t ResolveOptions(const fw_options_t* in, Options* out) {
   out->max_key_bytes = pick(in->max_key_bytes, out->max_key_bytes);
   out->max_value_bytes = pick(in->max_value_bytes, out->max_value_bytes);
   out->lazy_connect = in->lazy_connect != 0;
-  return FW_OK;
+  return ResolveCurve(in, out);
 }
 
 }  // namespace fw
@@ -49,7 +121,7 @@ fw_board::~fw_board() { Shutdown(); }
 fw_err_t fw_board::Open() {
   ctx_ = std::make_unique<zmq::context_t>(1);
   try {
-    channel_ = std::make_unique<fw::Channel>(*ctx_, opts_.endpoint, opts_.connect_timeout_ms);
+    channel_ = std::make_unique<fw::Channel>(*ctx_, opts_);
   } catch (const zmq::error_t& e) {
     return fw::Fail(FW_ERR_INVALID_ARG, "cannot connect to endpoint '" + opts_.endpoint + "': " +
                                             e.what() + " (use ipc://PATH or tcp://HOST:PORT)");

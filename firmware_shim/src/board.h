@@ -14,6 +14,7 @@
 
 namespace zmq {
 class context_t;
+class socket_t;
 }
 
 namespace fw {
@@ -30,7 +31,12 @@ struct Options {
   uint32_t max_key_bytes = 1024;
   uint32_t max_value_bytes = 1u << 20;
   bool lazy_connect = false;
+  // CURVE keys (Z85), all empty: no CURVE. Checked by ResolveOptions.
+  std::string server_public_key, client_public_key, client_secret_key;
 };
+
+// Sets the CURVE client options of `socket` when `opts` has keys.
+void ApplyCurve(const Options& opts, zmq::socket_t& socket);
 
 void DefaultOptions(fw_options_t* opts);
 // Validates and copies; on error records the message and returns the code.

@@ -4,6 +4,8 @@
 #include <chrono>
 #include <zmq.hpp>
 
+#include "board.h"
+
 namespace fw {
 namespace {
 
@@ -36,15 +38,18 @@ int PollRetryingEintr(zmq::pollitem_t* item, std::chrono::milliseconds timeout) 
 
 }  // namespace
 
-Channel::Channel(zmq::context_t& ctx, const std::string& endpoint, uint32_t connect_timeout_ms)
+Channel::Channel(zmq::context_t& ctx, const Options& opts)
     : socket_(std::make_unique<zmq::socket_t>(ctx, zmq::socket_type::dealer)) {
+  ApplyCurve(opts, *socket_);
   socket_->set(zmq::sockopt::linger, 0);
   socket_->set(zmq::sockopt::immediate, 1);
   socket_->set(zmq::sockopt::reconnect_ivl, kReconnectMs);
   socket_->set(zmq::sockopt::reconnect_ivl_max, kReconnectMaxMs);
   // With ZMQ_IMMEDIATE a send blocks only while there is no connection.
-  socket_->set(zmq::sockopt::sndtimeo, int(connect_timeout_ms));
-  socket_->connect(endpoint);
+  // A CURVE handshake the board refuses leaves no connection either: the
+  // send times out the same way (FW_ERR_BOARD_DOWN).
+  socket_->set(zmq::sockopt::sndtimeo, int(opts.connect_timeout_ms));
+  socket_->connect(opts.endpoint);
 }
 
 Channel::~Channel() = default;

@@ -14,6 +14,10 @@
 
 #include "codec.h"
 
+namespace fw {
+struct Options;
+}
+
 namespace zmq {
 class context_t;
 class socket_t;
@@ -30,7 +34,8 @@ struct CallResult {
 class Channel {
  public:
   // Throws zmq::error_t on a malformed endpoint (the caller reports it).
-  Channel(zmq::context_t& ctx, const std::string& endpoint, uint32_t connect_timeout_ms);
+  // With keys in `opts`, the socket is a CURVE client.
+  Channel(zmq::context_t& ctx, const Options& opts);
   ~Channel();
   Channel(const Channel&) = delete;
   Channel& operator=(const Channel&) = delete;

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "bus/frames.h"  // kProtocolVersion: one number shared with the boards
+#include "bus/kv_op.h"
 #include "client_generated.h"
 #include "errors.h"
 
@@ -67,9 +68,9 @@ std::string EncodeWrite(uint64_t seq, fw_request_id_t id, const fw_op_t* ops, si
   for (size_t i = 0; i < n; ++i) {
     const fw_op_t& op = ops[i];
     bool put = RawEnum(op.kind) == FW_OP_PUT;  // checked by CheckOps
-    auto k = Bytes(fbb, std::string_view(op.key, op.klen));
-    auto v = Bytes(fbb, put ? std::string_view(op.val ? op.val : "", op.vlen) : std::string_view());
-    kv.push_back(wire::CreateKvOp(fbb, put ? wire::OpKind::Put : wire::OpKind::Delete, k, v));
+    kv.push_back(bp::bus::EncodeKvOp(fbb, put, std::string_view(op.key, op.klen),
+                                     put ? std::string_view(op.val ? op.val : "", op.vlen)
+                                         : std::string_view()));
   }
   auto vec = fbb.CreateVector(kv);
   wire::ClientRequestBuilder b(fbb);

@@ -80,6 +80,7 @@ fw_err_t Subscription::Init(zmq::context_t& ctx) {
   }
   sockets_ = std::make_unique<Sockets>(ctx);
   zmq::socket_t& sub = sockets_->sub;
+  ApplyCurve(opts_, sub);
   sub.set(zmq::sockopt::linger, 0);
   sub.set(zmq::sockopt::immediate, 1);
   sub.set(zmq::sockopt::reconnect_ivl, 20);

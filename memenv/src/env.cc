@@ -23,7 +23,9 @@ constexpr uint32_t kOpenFlags = DB_PRIVATE | DB_THREAD | DB_CREATE | DB_INIT_TXN
 
 }  // namespace
 
-Env::Env(EnvOptions options) : options_(std::move(options)) {}
+Env::Env(EnvOptions options)
+    : options_(std::move(options)),
+      backoff_rng_(options_.seed != 0 ? options_.seed : FreshSeed()) {}
 
 Result<std::unique_ptr<Env>> Env::Open(EnvOptions options) {
   BP_RETURN_IF_ERROR(options.Validate());

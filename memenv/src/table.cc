@@ -62,7 +62,7 @@ Result<std::shared_ptr<DB>> Table::OpenHandle() {
     if (ret == 0) return std::shared_ptr<DB>(db, CloseDb);
     CloseDb(db);
     if (!IsDeadlock(ret) && ret != DB_REP_HANDLE_DEAD && ret != DB_REP_LOCKOUT) break;
-    Env::Backoff(attempt);
+    env_->Backoff(attempt);
   }
   if (ret == ENOENT) {
     return Status::NotFound("table '" + name_ +
@@ -90,7 +90,7 @@ Status Table::RunOnHandle(std::string_view what, const std::function<int(DB*)>& 
       return FromDb(ret, std::string(what) + " on table '" + name_ + "'");
     }
     if (IsDeadlock(ret)) ++env_->deadlock_retries_;
-    Env::Backoff(attempt);
+    env_->Backoff(attempt);
   }
 }
 

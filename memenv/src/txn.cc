@@ -235,10 +235,8 @@ Status Env::RunTxn(uint32_t begin_flags, const std::function<Status(Txn&)>& body
 // Randomized so that the two victims of a deadlock do not collide again in
 // lock step; bounded (about 3 ms) so that a retry stays cheap.
 void Env::Backoff(int attempt) {
-  thread_local std::minstd_rand rng(std::random_device{}());
   const int max_us = 50 << std::min(attempt, 6);
-  std::uniform_int_distribution<int> dist(0, max_us);
-  std::this_thread::sleep_for(std::chrono::microseconds(dist(rng)));
+  std::this_thread::sleep_for(std::chrono::microseconds(backoff_rng_.Below(uint64_t(max_us))));
 }
 
 }  // namespace bp::memenv

@@ -2,6 +2,10 @@
 // line and the fix.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
+#include <cstdlib>
+
 #include "board/config.h"
 
 namespace bp::board {
@@ -10,6 +14,7 @@ namespace {
 const char* kGood = R"(
 [chassis]
 id = 9
+security = "none"
 ack_policy = "all"
 heartbeat_interval_ms = 5
 heartbeat_timeout_ms = 30
@@ -98,9 +103,9 @@ TEST(ChassisConfig, ErrorsNameTheLine) {
 
 TEST(ChassisConfig, TwoBoardModesAreAccepted) {
   const std::string two = "[[board]]\nslot = 1\nendpoint = \"ipc:///a\"\n[[board]]\nslot = 2\nendpoint = \"ipc:///b\"\n";
-  EXPECT_TRUE(ParseChassisConfig(two, "t").ok());
-  EXPECT_TRUE(ParseChassisConfig("[chassis]\ntwo_board_mode = \"failover\"\n" + two, "t").ok());
-  EXPECT_TRUE(ParseChassisConfig("[chassis]\ntwo_board_mode = \"preferred\"\npreferred_slot = 2\n" + two, "t").ok());
+  EXPECT_TRUE(ParseChassisConfig("[chassis]\nsecurity = \"none\"\n" + two, "t").ok());
+  EXPECT_TRUE(ParseChassisConfig("[chassis]\nsecurity = \"none\"\ntwo_board_mode = \"failover\"\n" + two, "t").ok());
+  EXPECT_TRUE(ParseChassisConfig("[chassis]\nsecurity = \"none\"\ntwo_board_mode = \"preferred\"\npreferred_slot = 2\n" + two, "t").ok());
 }
 
 TEST(ChassisConfig, MissingFileSaysWhere) {
@@ -122,7 +127,7 @@ TEST(ChassisConfig, PreferredSlotMustBeAnElectableBoard) {
     EXPECT_NE(c.status().message().find("preferred_slot"), std::string::npos) << c.status().message();
     EXPECT_NE(c.status().message().find("electable"), std::string::npos) << c.status().message();
   }
-  EXPECT_TRUE(ParseChassisConfig("[chassis]\ntwo_board_mode = \"preferred\"\npreferred_slot = 2\n" +
+  EXPECT_TRUE(ParseChassisConfig("[chassis]\nsecurity = \"none\"\ntwo_board_mode = \"preferred\"\npreferred_slot = 2\n" +
                                      two + replica, "p.toml").ok());
 }
 
@@ -136,13 +141,13 @@ TEST(ChassisConfig, SingleElectableBoardWithReplicasNeedsAllowNoFailover) {
   ASSERT_FALSE(c.ok());
   EXPECT_NE(c.status().message().find("allow_no_failover"), std::string::npos) << c.status().message();
   EXPECT_NE(c.status().message().find("electable"), std::string::npos) << c.status().message();
-  auto ok = ParseChassisConfig("[chassis]\nallow_no_failover = true\n" + boards, "one.toml");
+  auto ok = ParseChassisConfig("[chassis]\nsecurity = \"none\"\nallow_no_failover = true\n" + boards, "one.toml");
   ASSERT_TRUE(ok.ok()) << ok.status().ToString();
   EXPECT_TRUE(ok->allow_no_failover);
   auto back = ParseChassisConfig(ToToml(*ok), "rt.toml");
   ASSERT_TRUE(back.ok()) << back.status().ToString();
   EXPECT_TRUE(back->allow_no_failover);
-  EXPECT_TRUE(ParseChassisConfig("[[board]]\nslot = 1\nendpoint = \"ipc:///a\"\n", "lone.toml").ok());
+  EXPECT_TRUE(ParseChassisConfig("[chassis]\nsecurity = \"none\"\n[[board]]\nslot = 1\nendpoint = \"ipc:///a\"\n", "lone.toml").ok());
 }
 
 }  // namespace
@@ -167,7 +172,7 @@ TEST(ChassisConfig, QueueBoundsParseRoundTripAndValidate) {
   EXPECT_EQ(d.delay_line_frames, 100000u);
   EXPECT_EQ(d.delay_line_mb, 256u);
   const std::string b1 = "[[board]]\nslot = 1\nendpoint = \"ipc:///tmp/a\"\n";
-  auto c = ParseChassisConfig("[chassis]\nrep_queue_frames = 7\nrep_queue_mb = 2\nserve_queue_frames = 8\n"
+  auto c = ParseChassisConfig("[chassis]\nsecurity = \"none\"\nrep_queue_frames = 7\nrep_queue_mb = 2\nserve_queue_frames = 8\n"
                               "serve_queue_mb = 3\nwrite_queue_limit = 9\nwrite_queue_mb = 15\nclient_send_queue_limit = 10\n"
                               "client_send_queue_mb = 11\nmax_subscribers = 12\ndelay_line_frames = 13\n"
                               "delay_line_mb = 14\n" + b1,
@@ -217,7 +222,7 @@ namespace {
 // and the range, never wrapped (forward_retries + 1 == 0 divided by zero,
 // ms * 1000 overflowed 32 bits).
 std::string OneBoard(const std::string& chassis) {
-  return "[chassis]\n" + chassis + "\n[[board]]\nslot = 1\nendpoint = \"ipc:///tmp/r1\"\n";
+  return "[chassis]\n" + chassis + "\nsecurity = \"none\"\n[[board]]\nslot = 1\nendpoint = \"ipc:///tmp/r1\"\n";
 }
 
 TEST(ChassisConfigRanges, EveryNumericKeyRefusesValuesOutsideItsRange) {
@@ -255,7 +260,7 @@ TEST(ChassisConfigRanges, ZeroForwardRetriesIsAllowedAndDoesNotWrap) {
                               "r.toml");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->forward_retries, 0u);
-  EXPECT_EQ(c->forward_retries + 1, 1u);  // RetryForwards divides by it
+  EXPECT_EQ(c->forward_retries + 1, 1u);  // Forwarder::Retry divides by it
 }
 
 TEST(ChassisConfigRanges, ValidateChecksConfigsBuiltInCode) {
@@ -301,6 +306,117 @@ TEST(WriteLimits, AWriteLargerThanABusFrameIsRefusedNamingTheLimit) {
   EXPECT_NE(s.message().find("log_buffer_mb = 256"), std::string::npos) << s.message();
   // Many small ops: the per-op encoding counts too.
   EXPECT_FALSE(CheckWriteFitsFrame(8u << 20, 200000, c).ok());
+}
+
+}  // namespace
+}  // namespace bp::board
+
+namespace bp::board {
+namespace {
+
+// Issue 13: security = "curve" (also when the key is absent) needs a valid,
+// distinct public_key per board; "none" must be chosen explicitly; a board
+// reads its own key file and checks it against the configured key.
+class SecurityConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/bp-seccfg-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override { (void)!std::system(("rm -rf " + dir_).c_str()); }
+  static std::string Board(int slot, const std::string& key, const std::string& file = "") {
+    std::string b = "[[board]]\nslot = " + std::to_string(slot) + "\nendpoint = \"ipc:///tmp/s" +
+                    std::to_string(slot) + "\"\n";
+    if (!key.empty()) b += "public_key = \"" + key + "\"\n";
+    if (!file.empty()) b += "secret_key_file = \"" + file + "\"\n";
+    return b;
+  }
+  std::string dir_;
+};
+
+TEST_F(SecurityConfigTest, MissingSecurityKeyMeansCurveAndNeedsKeys) {
+  auto c = ParseChassisConfig(Board(1, ""), "s.toml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("slot 1 has no public_key"), std::string::npos)
+      << c.status().message();
+  EXPECT_NE(c.status().message().find("chassis keygen"), std::string::npos);
+  EXPECT_NE(c.status().message().find("security = \"none\""), std::string::npos);
+  EXPECT_EQ(ChassisConfig{}.security, SecurityMode::kCurve);
+}
+
+TEST_F(SecurityConfigTest, CurveWithKeysParsesAndRoundTrips) {
+  std::string k1 = bus::GenerateCurveKeyPair()->public_z85;
+  std::string k2 = bus::GenerateCurveKeyPair()->public_z85;
+  auto c = ParseChassisConfig("[chassis]\nsecurity = \"curve\"\n" + Board(1, k1, "/k/1.key") +
+                                  Board(2, k2),
+                              "s.toml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->security, SecurityMode::kCurve);
+  EXPECT_EQ(c->boards[0].public_key, k1);
+  EXPECT_EQ(c->boards[0].secret_key_file, "/k/1.key");
+  auto back = ParseChassisConfig(ToToml(*c), "back.toml");
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->security, SecurityMode::kCurve);
+  EXPECT_EQ(back->boards[1].public_key, k2);
+  EXPECT_EQ(back->boards[0].secret_key_file, "/k/1.key");
+  auto none = ParseChassisConfig("[chassis]\nsecurity = \"none\"\n" + Board(1, ""), "n.toml");
+  ASSERT_TRUE(none.ok());
+  EXPECT_NE(ToToml(*none).find("security = \"none\""), std::string::npos);
+}
+
+TEST_F(SecurityConfigTest, BadSecuritySettingsAreRefused) {
+  std::string k1 = bus::GenerateCurveKeyPair()->public_z85;
+  struct Case {
+    std::string text;
+    std::string needle;
+  } cases[] = {
+      {"[chassis]\nsecurity = \"tls\"\n" + Board(1, k1), "security 'tls' is unknown"},
+      {Board(1, "short"), "not a CURVE key"},
+      {Board(1, k1) + Board(2, k1), "also slot 1's"},
+      {"[[board]]\nslot = 1\nendpoint = \"inproc://a\"\npublic_key = \"" + k1 + "\"\n",
+       "inproc"},
+      {"[[board]]\nslot = 1\nendpoint = \"ipc:///a\"\npublic_key = 5\n", "must be a string"},
+  };
+  for (const Case& c : cases) {
+    auto r = ParseChassisConfig(c.text, "b.toml");
+    ASSERT_FALSE(r.ok()) << c.text;
+    EXPECT_NE(r.status().message().find(c.needle), std::string::npos) << r.status().message();
+  }
+}
+
+TEST_F(SecurityConfigTest, LocalChassisWritesKeyFilesAndTheBoardReadsItsOwn) {
+  auto c = MakeLocalChassis(3, dir_, 4, /*write_keys=*/true);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  ASSERT_TRUE(c->Validate().ok()) << c->Validate().ToString();
+  EXPECT_EQ(c->security, SecurityMode::kCurve);
+  for (const auto& b : c->boards) {
+    struct stat st;
+    ASSERT_EQ(stat(b.secret_key_file.c_str(), &st), 0) << b.secret_key_file;
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+    auto keys = LoadSlotKeys(*c, b.slot);
+    ASSERT_TRUE(keys.ok()) << keys.status().ToString();
+    EXPECT_EQ(keys->public_z85, b.public_key);
+  }
+  // A key file that does not match the configured key is named.
+  ChassisConfig wrong = c.value();
+  wrong.boards[1].public_key = wrong.boards[2].public_key;
+  auto mismatch = LoadSlotKeys(wrong, 2);
+  ASSERT_FALSE(mismatch.ok());
+  EXPECT_NE(mismatch.status().message().find("slot 2"), std::string::npos);
+  EXPECT_NE(mismatch.status().message().find(wrong.boards[1].secret_key_file), std::string::npos)
+      << mismatch.status().message();
+  // A key file others can read is refused with the fix.
+  ASSERT_EQ(chmod(c->boards[0].secret_key_file.c_str(), 0644), 0);
+  auto open = LoadSlotKeys(c.value(), 1);
+  ASSERT_FALSE(open.ok());
+  EXPECT_EQ(open.status().code(), Status::Code::kFailedPrecondition);
+  EXPECT_NE(open.status().message().find("chmod 600"), std::string::npos);
+  // No secret_key_file for the slot.
+  ChassisConfig nofile = c.value();
+  nofile.boards[2].secret_key_file.clear();
+  EXPECT_NE(LoadSlotKeys(nofile, 3).status().message().find("no secret_key_file"),
+            std::string::npos);
 }
 
 }  // namespace

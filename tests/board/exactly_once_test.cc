@@ -4,7 +4,9 @@
 // silently overwritten.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdlib>
+#include <iostream>
 #include <thread>
 
 #include "local_chassis.h"
@@ -52,7 +54,20 @@ TEST(ExactlyOnce, ResentForwardedWriteNeverOverwritesALaterWrite) {
         return v.ok() && *v == "from-replica";
       },
       6000);
-  RawWrite later = c.client(m).Put("k", "from-master");
+  // The later write waits for every paused copy queued before it: each copy
+  // write-locks the "__requests" leaf page when it claims (or re-stamps) its
+  // request id and holds that lock through its 1.5 s pause, and the later
+  // write's own id record lands on the same page (Berkeley DB btrees lock
+  // pages, not records). Measured ~3.0 s (two copies ahead of it), which
+  // exactly hit the client's default 3 s timeout under ASan in CI. At most
+  // forward_retries + 1 = 6 copies exist, so the worst case is 6 x 1.5 s;
+  // the timeout covers that with margin for a slow (sanitised) board.
+  constexpr int kLaterTimeoutMs = 6 * 1500 + 6000;
+  const auto t_later = std::chrono::steady_clock::now();
+  RawWrite later = c.client(m).Put("k", "from-master", 0, 0, kLaterTimeoutMs);
+  std::cout << "[exactly-once] the later write took "
+            << std::chrono::duration<double>(std::chrono::steady_clock::now() - t_later).count()
+            << " s (waiting behind the paused copies)" << std::endl;
   writer.join();
   ASSERT_TRUE(applied);
   ASSERT_TRUE(later.status.ok()) << later.status.ToString();

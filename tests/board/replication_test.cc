@@ -130,6 +130,13 @@ TEST(Replication, MalformedAndUnknownFramesAreDroppedAndCounted) {
     zmq::context_t ctx(1);
     zmq::socket_t push(ctx, zmq::socket_type::push);
     push.set(zmq::sockopt::linger, 1000);
+    // Security curve: only a configured key gets through the handshake, so
+    // the junk comes with the master's key (the verifier is what is tested).
+    auto keys = bus::ReadSecretKeyFile(c.config().Find(m)->secret_key_file);
+    ASSERT_TRUE(keys.ok()) << keys.status().ToString();
+    push.set(zmq::sockopt::curve_serverkey, c.config().Find(victim)->public_key);
+    push.set(zmq::sockopt::curve_publickey, keys->public_z85);
+    push.set(zmq::sockopt::curve_secretkey, keys->secret_z85);
     push.connect(c.config().Find(victim)->endpoint);
     for (int i = 0; i < 50; ++i) {
       std::string junk(size_t(1 + i * 7), char(i));

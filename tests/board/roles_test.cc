@@ -19,15 +19,6 @@ namespace {
 
 constexpr int kSettleMs = 20000;
 
-std::map<std::string, std::string> Contents(LocalChassis& c, int slot) {
-  auto r = c.client(slot).Scan();
-  std::map<std::string, std::string> m;
-  if (r.ok()) {
-    for (auto& [k, v] : r.value()) m[k] = v;
-  }
-  return m;
-}
-
 // Writes unique keys through one board, recording what was acknowledged
 // durable and what was answered "applied, not durable".
 class Writer {
@@ -135,7 +126,9 @@ TEST(Roles, ReelectedMasterServesLinearizableReadsAfterItsTailWasRolledBack) {
     return r.ok();
   }, 3000);
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
-  ASSERT_TRUE(served) << "LINEARIZABLE reads refused on the re-elected master: " << r.status().ToString();
+  ASSERT_TRUE(served) << "LINEARIZABLE reads refused on the re-elected master: " << r.status().ToString()
+                      << "\nstatus 1: " << c.Status(1).dump() << "\nstatus 3: " << c.Status(3).dump() << c.Logs(1)
+                      << c.Logs(3);
   EXPECT_EQ(r.value(), "3");
   EXPECT_LT(ms, 1000) << "the first LINEARIZABLE read on the re-elected master took " << ms << " ms";
   std::cerr << "note: first LINEARIZABLE read on the re-elected master: " << ms << " ms\n";
@@ -182,7 +175,7 @@ TEST(Roles, PreferredHandBackKeepsHeartbeatsFlowing) {
   std::string log1 = c.Logs(1);
   EXPECT_EQ(log1.find("silent for"), std::string::npos)
       << "the preferred board found the master silent during the hand-over:\n" << log1;
-  auto on1 = Contents(c, 1);
+  auto on1 = c.Contents(1);
   for (Writer* w : {&w1, &w2, &w3}) {
     for (const auto& k : w->acked_set()) EXPECT_TRUE(on1.count(k)) << "lost acknowledged write " << k;
   }
@@ -203,7 +196,7 @@ TEST(Roles, EmptyRestartedMasterDoesNotWipeReplicasThatHoldData) {
   ASSERT_TRUE(c.StartAll().ok());
   ASSERT_EQ(c.WaitForMaster(kSettleMs), 1);
   for (int i = 0; i < 100; ++i) ASSERT_TRUE(c.client(1).Put("k" + std::to_string(i), "v").status.ok());
-  ASSERT_TRUE(LocalChassis::WaitUntil([&] { return Contents(c, 2).size() == 100; }, kSettleMs));
+  ASSERT_TRUE(LocalChassis::WaitUntil([&] { return c.Contents(2).size() == 100; }, kSettleMs));
   c.Kill(1);
   ASSERT_TRUE(c.Start(1).ok());
   // Either it wins alone (the defect) or it waits and says why.
@@ -218,13 +211,13 @@ TEST(Roles, EmptyRestartedMasterDoesNotWipeReplicasThatHoldData) {
   }, kSettleMs)) << c.Logs(1) << c.Logs(2);
   auto old_keys_on_replica = [&] {
     size_t n = 0;
-    for (const auto& [k, v] : Contents(c, 2)) n += k[0] == 'k' ? 1 : 0;
+    for (const auto& [k, v] : c.Contents(2)) n += k[0] == 'k' ? 1 : 0;
     return n;
   };
   if (won) {
     // The replica follows the empty master: its next commit shows the wipe.
     c.client(1).Put("new", "x");
-    LocalChassis::WaitUntil([&] { return Contents(c, 2).count("new") || old_keys_on_replica() != 100; },
+    LocalChassis::WaitUntil([&] { return c.Contents(2).count("new") || old_keys_on_replica() != 100; },
                             5000);
   }
   EXPECT_EQ(old_keys_on_replica(), 100u) << "the replica's data was wiped\n" << c.Logs(2);
@@ -233,7 +226,7 @@ TEST(Roles, EmptyRestartedMasterDoesNotWipeReplicasThatHoldData) {
   EXPECT_NE(c.Logs(1).find("not calling an election"), std::string::npos) << c.Logs(1);
   // And it keeps waiting (bounded look): the replica's data stays.
   EXPECT_FALSE(LocalChassis::WaitUntil([&] {
-    return c.Status(1)["role"] == "master" || Contents(c, 2).size() != 100;
+    return c.Status(1)["role"] == "master" || c.Contents(2).size() != 100;
   }, 1000));
   // Reads of the data still work on the replica.
   EXPECT_EQ(c.client(2).Get("k7").value(), "v");
@@ -273,7 +266,7 @@ TEST(Roles, SigtermOnMasterStepsDownFirst) {
   int st = c.ExitStatus(m);
   EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << "wait status " << st;
   for (int s : others) {
-    auto have = Contents(c, s);
+    auto have = c.Contents(s);
     for (Writer* w : {&via_master, &via_replica}) {
       for (const auto& k : w->acked_set()) EXPECT_TRUE(have.count(k)) << "slot " << s << " lost " << k;
     }

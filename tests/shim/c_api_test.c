@@ -8,6 +8,8 @@
  * temporary directory that nothing listens on. */
 #define _POSIX_C_SOURCE 200809L
 
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +17,29 @@
 #include <unistd.h>
 
 #include "firmware_shim/fw_shim.h"
+
+/* The ABI: 1.3 put its CURVE keys into 1.2's reserved_u32[7]; the size and
+ * the offsets of the 1.2 fields must not move (LP64 figures). */
+#if UINTPTR_MAX == 0xffffffffffffffffu
+_Static_assert(sizeof(fw_options_t) == 64, "fw_options_t size changed: ABI break");
+_Static_assert(offsetof(fw_options_t, endpoint) == 0, "endpoint moved");
+_Static_assert(offsetof(fw_options_t, request_timeout_ms) == 8, "request_timeout_ms moved");
+_Static_assert(offsetof(fw_options_t, connect_timeout_ms) == 12, "connect_timeout_ms moved");
+_Static_assert(offsetof(fw_options_t, write_retries) == 16, "write_retries moved");
+_Static_assert(offsetof(fw_options_t, retry_backoff_ms) == 20, "retry_backoff_ms moved");
+_Static_assert(offsetof(fw_options_t, max_key_bytes) == 24, "max_key_bytes moved");
+_Static_assert(offsetof(fw_options_t, max_value_bytes) == 28, "max_value_bytes moved");
+_Static_assert(offsetof(fw_options_t, lazy_connect) == 32, "lazy_connect moved");
+_Static_assert(offsetof(fw_options_t, reserved_u32) == 36, "reserved_u32 moved");
+_Static_assert(offsetof(fw_options_t, server_public_key) == 40, "server_public_key moved");
+_Static_assert(offsetof(fw_options_t, client_public_key) == 48, "client_public_key moved");
+_Static_assert(offsetof(fw_options_t, client_secret_key) == 56, "client_secret_key moved");
+#endif
+
+/* libzmq's CURVE test key pairs (tests/testutil_security). */
+static const char* kServerPublic = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";
+static const char* kClientPublic = "Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID";
+static const char* kClientSecret = "D:)Q[IlAW!ahhC2ac:9*A}h:p?([4%wOTJ%JR%cs";
 
 static int g_failures = 0;
 
@@ -82,7 +107,49 @@ static void test_options(void) {
   CHECK(o.request_timeout_ms > 0 && o.connect_timeout_ms > 0);
   CHECK(o.max_key_bytes == 1024 && o.max_value_bytes == (1u << 20));
   CHECK(o.lazy_connect == 0);
+  CHECK(o.reserved_u32[0] == 0);
+  CHECK(o.server_public_key == NULL && o.client_public_key == NULL && o.client_secret_key == NULL);
   fw_options_init(NULL); /* no crash */
+}
+
+/* Bad CURVE keys: FW_ERR_INVALID_ARG naming the field; good ones open. */
+static void test_curve_options(void) {
+  fw_options_t o;
+  fw_board_t* h = NULL;
+  fw_options_init(&o);
+  o.endpoint = g_endpoint;
+  o.lazy_connect = 1;
+  o.server_public_key = "too short";
+  o.client_secret_key = kClientSecret;
+  CHECK_ERR(fw_open(&o, &h), FW_ERR_INVALID_ARG);
+  CHECK(strstr(fw_last_error(), "server_public_key") != NULL);
+  o.server_public_key = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7 and more";
+  CHECK_ERR(fw_open(&o, &h), FW_ERR_INVALID_ARG);
+  o.server_public_key = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]y\"7"; /* '"' is not Z85 */
+  CHECK_ERR(fw_open(&o, &h), FW_ERR_INVALID_ARG);
+  CHECK(strstr(fw_last_error(), "server_public_key") != NULL);
+  o.server_public_key = kServerPublic;
+  o.client_secret_key = NULL;
+  CHECK_ERR(fw_open(&o, &h), FW_ERR_INVALID_ARG);
+  CHECK(strstr(fw_last_error(), "client_secret_key") != NULL);
+  o.client_secret_key = "x";
+  CHECK_ERR(fw_open(&o, &h), FW_ERR_INVALID_ARG);
+  CHECK(strstr(fw_last_error(), "client_secret_key") != NULL);
+  o.client_secret_key = kClientSecret;
+  o.client_public_key = kServerPublic; /* not the secret key's */
+  CHECK_ERR(fw_open(&o, &h), FW_ERR_INVALID_ARG);
+  CHECK(strstr(fw_last_error(), "client_public_key") != NULL);
+  o.server_public_key = NULL; /* client keys without the board's key */
+  o.client_public_key = kClientPublic;
+  CHECK_ERR(fw_open(&o, &h), FW_ERR_INVALID_ARG);
+  CHECK(strstr(fw_last_error(), "server_public_key") != NULL);
+  CHECK(h == NULL);
+  o.server_public_key = kServerPublic;
+  CHECK_ERR(fw_open(&o, &h), FW_OK);
+  CHECK_ERR(fw_close(h), FW_OK);
+  o.client_public_key = NULL; /* derived from the secret key */
+  CHECK_ERR(fw_open(&o, &h), FW_OK);
+  CHECK_ERR(fw_close(h), FW_OK);
 }
 
 static void test_open_bad_args(void) {
@@ -254,6 +321,7 @@ int main(void) {
   test_strerror();
   test_options();
   test_open_bad_args();
+  test_curve_options();
   test_open_board_down();
   test_bad_handles();
   fw_board_t* h = open_lazy();

@@ -1,6 +1,9 @@
 #include "local_chassis.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
@@ -8,10 +11,15 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
+
+#include "bp/seed.h"
+#include "bus/curve.h"
 
 #ifndef BP_BOARD_EXE
 #define BP_BOARD_EXE "board"
@@ -23,14 +31,27 @@ LocalChassis::LocalChassis(ChassisOptions options) : opts_(std::move(options)) {
   char tmpl[] = "/tmp/bp-chassis-XXXXXX";
   dir_ = mkdtemp(tmpl);
   uint64_t chassis_id = (uint64_t(getpid()) << 16) ^ uint64_t(rand() & 0xffff);
-  config_ = board::MakeLocalChassis(opts_.boards, dir_, chassis_id ? chassis_id : 1);
+  // Security curve, as `chassis up` runs it: a key file per slot under dir_.
+  auto made = board::MakeLocalChassis(opts_.boards, dir_, chassis_id ? chassis_id : 1,
+                                      /*write_keys=*/true);
+  if (!made.ok()) {
+    std::fprintf(stderr, "LocalChassis: %s\n", made.status().ToString().c_str());
+    std::abort();
+  }
+  config_ = std::move(made).value();
   config_.ack_policy = opts_.ack_policy;
+  if (opts_.tcp_client_endpoints) UseTcpClientEndpoints();
   if (opts_.tweak) opts_.tweak(config_);
   std::ofstream(config_path()) << board::ToToml(config_);
   // BP_BOARD_EXE in the environment overrides the build's board (for
   // example to run the suite against a sanitizer build of the board).
   const char* env_exe = getenv("BP_BOARD_EXE");
   if (opts_.board_exe.empty()) opts_.board_exe = env_exe && *env_exe ? env_exe : BP_BOARD_EXE;
+  const char* env_seed = getenv("BP_TEST_SEED");
+  seed_ = opts_.seed != 0 ? opts_.seed
+                          : env_seed && *env_seed ? std::strtoull(env_seed, nullptr, 0) : FreshSeed();
+  std::fprintf(stderr, "LocalChassis: seed %llu (replay: BP_TEST_SEED=%llu)\n",
+               static_cast<unsigned long long>(seed_), static_cast<unsigned long long>(seed_));
 }
 
 LocalChassis::~LocalChassis() {
@@ -63,6 +84,30 @@ std::string LocalChassis::client_endpoint(int slot) const {
   return s ? s->client_endpoint : std::string();
 }
 
+std::string LocalChassis::public_key(int slot) const {
+  const board::SlotConfig* s = config_.Find(slot);
+  return s ? s->public_key : std::string();
+}
+
+std::map<std::string, std::string> LocalChassis::Contents(int slot) {
+  auto r = client(slot).Scan();
+  std::map<std::string, std::string> m;
+  if (r.ok()) {
+    for (auto& [k, v] : r.value()) m[k] = v;
+  }
+  return m;
+}
+
+bool LocalChassis::WaitForValue(int slot, const std::string& key, const std::string& value,
+                                int timeout_ms) {
+  return WaitUntil(
+      [&] {
+        auto v = client(slot).Get(key);
+        return v.ok() && v.value() == value;
+      },
+      timeout_ms);
+}
+
 std::string LocalChassis::Logs(int slot) const {
   std::ifstream in(log_path(slot));
   std::stringstream ss;
@@ -70,14 +115,36 @@ std::string LocalChassis::Logs(int slot) const {
   return ss.str();
 }
 
+void LocalChassis::RewriteConfig(const board::ChassisConfig& config) {
+  config_ = config;
+  std::string tmp = config_path() + ".tmp";
+  std::ofstream(tmp) << board::ToToml(config_);
+  std::filesystem::rename(tmp, config_path());
+}
+
 bp::Status LocalChassis::StartAll() {
   for (const auto& b : config_.boards) BP_RETURN_IF_ERROR(Start(b.slot));
   return bp::Status::Ok();
 }
 
-bp::Status LocalChassis::Start(int slot) {
+bp::Status LocalChassis::Start(int slot) { return StartWithPath(slot, config_path()); }
+
+bp::Status LocalChassis::StartWithConfig(int slot,
+                                         const std::function<void(board::ChassisConfig&)>& edit) {
+  board::ChassisConfig own = config_;
+  edit(own);
+  const std::string path = dir_ + "/chassis-slot" + std::to_string(slot) + ".toml";
+  std::ofstream(path) << board::ToToml(own);
+  return StartWithPath(slot, path);
+}
+
+bp::Status LocalChassis::StartWithPath(int slot, const std::string& cfg) {
   if (Running(slot)) return bp::Status::FailedPrecondition("slot " + std::to_string(slot) + " is running");
-  std::string cfg = config_path(), log = log_path(slot), slot_s = std::to_string(slot);
+  std::string log = log_path(slot), slot_s = std::to_string(slot);
+  // Each start of a slot has its own stream (a restarted board must not
+  // repeat its predecessor's request ids), still fixed by the chassis seed.
+  const std::string seed_s =
+      std::to_string(DeriveSeed(seed_, (uint64_t(slot) << 32) | uint64_t(starts_[slot])));
   pid_t parent = getpid();
   pid_t pid = fork();
   if (pid < 0) return bp::Status::Internal("fork failed");
@@ -92,7 +159,7 @@ bp::Status LocalChassis::Start(int slot) {
       close(fd);
     }
     execl(opts_.board_exe.c_str(), "board", "--config", cfg.c_str(), "--slot", slot_s.c_str(),
-          static_cast<char*>(nullptr));
+          "--seed", seed_s.c_str(), static_cast<char*>(nullptr));
     _exit(127);
   }
   pids_[slot] = pid;
@@ -160,9 +227,41 @@ bool LocalChassis::WaitUntil(const std::function<bool()>& pred, int timeout_ms) 
   }
 }
 
+// tcp:// client endpoints on free loopback ports (a port is free when it
+// is picked; nothing else on the test machine races for it in practice),
+// and a client key pair for this chassis' own calls.
+void LocalChassis::UseTcpClientEndpoints() {
+  for (auto& b : config_.boards) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+        getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+      std::abort();  // no loopback: the test cannot run at all
+    }
+    close(fd);
+    b.client_endpoint = "tcp://127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+  }
+  auto keys = bus::GenerateCurveKeyPair();
+  if (!keys.ok()) std::abort();
+  admin_keys_.client_public = keys->public_z85;
+  admin_keys_.client_secret = keys->secret_z85;
+  config_.client_public_keys.push_back(keys->public_z85);
+}
+
 RawClient& LocalChassis::client(int slot) {
   auto& c = clients_[slot];
-  if (!c) c = std::make_unique<RawClient>(client_endpoint(slot));
+  if (c) return *c;
+  RawCurveKeys curve;
+  const board::SlotConfig* s = config_.Find(slot);
+  if (s && s->client_endpoint.rfind("tcp://", 0) == 0 &&
+      config_.security == board::SecurityMode::kCurve) {
+    curve = admin_keys_;
+    curve.server_public = s->public_key;
+  }
+  c = std::make_unique<RawClient>(client_endpoint(slot), curve);
   return *c;
 }
 

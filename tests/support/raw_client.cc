@@ -9,6 +9,7 @@
 #include <vector>
 #include <zmq.hpp>
 
+#include "bus/kv_op.h"
 #include "client_generated.h"
 
 namespace bp::testing {
@@ -52,8 +53,8 @@ void RawClient::NewRequestId(uint64_t* hi, uint64_t* lo) {
   MakeRequestId(uint64_t(Clock::Real().WallMicros() / 1000), rng(), rng(), hi, lo);
 }
 
-RawClient::RawClient(std::string endpoint)
-    : endpoint_(std::move(endpoint)), ctx_(std::make_unique<zmq::context_t>(1)) {
+RawClient::RawClient(std::string endpoint, RawCurveKeys curve)
+    : endpoint_(std::move(endpoint)), curve_(std::move(curve)), ctx_(std::make_unique<zmq::context_t>(1)) {
   Reconnect();
 }
 
@@ -65,6 +66,11 @@ RawClient::~RawClient() {
 void RawClient::Reconnect() {
   sock_ = std::make_unique<zmq::socket_t>(*ctx_, zmq::socket_type::dealer);
   sock_->set(zmq::sockopt::linger, 0);
+  if (!curve_.server_public.empty()) {
+    sock_->set(zmq::sockopt::curve_serverkey, curve_.server_public);
+    sock_->set(zmq::sockopt::curve_publickey, curve_.client_public);
+    sock_->set(zmq::sockopt::curve_secretkey, curve_.client_secret);
+  }
   sock_->connect(endpoint_);
 }
 
@@ -123,11 +129,7 @@ RawWrite RawClient::Batch(const std::vector<std::pair<std::string, std::string>>
                           int timeout_ms) {
   flatbuffers::FlatBufferBuilder fbb;
   uint64_t seq = ++seq_;
-  std::vector<flatbuffers::Offset<wire::KvOp>> ops;
-  for (const auto& [k, v] : puts) {
-    ops.push_back(wire::CreateKvOp(fbb, wire::OpKind::Put, Vec(fbb, k), Vec(fbb, v)));
-  }
-  auto o = fbb.CreateVector(ops);
+  auto o = bus::EncodeKvPuts(fbb, puts);
   const Id id = NewId();
   auto req = wire::CreateClientRequest(fbb, 1, wire::ClientOp::Write, seq, 0, wire::ReadMode::Local, 0,
                                        uint32_t(timeout_ms), id.hi, id.lo, o);
@@ -147,8 +149,7 @@ RawWrite RawClient::Put(const std::string& key, const std::string& value, uint64
                         uint64_t id_lo, int timeout_ms) {
   flatbuffers::FlatBufferBuilder fbb;
   uint64_t seq = ++seq_;
-  auto op = wire::CreateKvOp(fbb, wire::OpKind::Put, Vec(fbb, key), Vec(fbb, value));
-  auto o = fbb.CreateVector(std::vector<flatbuffers::Offset<wire::KvOp>>{op});
+  auto o = bus::EncodeKvPuts(fbb, {{key, value}});
   const Id id = id_hi ? Id{id_hi, id_lo} : NewId();
   auto req = wire::CreateClientRequest(fbb, 1, wire::ClientOp::Write, seq, 0, wire::ReadMode::Local, 0,
                                        uint32_t(timeout_ms), id.hi, id.lo, o);
@@ -167,8 +168,7 @@ RawWrite RawClient::Put(const std::string& key, const std::string& value, uint64
 RawWrite RawClient::Delete(const std::string& key, int timeout_ms) {
   flatbuffers::FlatBufferBuilder fbb;
   uint64_t seq = ++seq_;
-  auto op = wire::CreateKvOp(fbb, wire::OpKind::Delete, Vec(fbb, key), 0);
-  auto o = fbb.CreateVector(std::vector<flatbuffers::Offset<wire::KvOp>>{op});
+  auto o = fbb.CreateVector(std::vector{bus::EncodeKvOp(fbb, false, key, {})});
   const Id id = NewId();
   auto req = wire::CreateClientRequest(fbb, 1, wire::ClientOp::Write, seq, 0, wire::ReadMode::Local, 0,
                                        uint32_t(timeout_ms), id.hi, id.lo, o);

@@ -24,9 +24,15 @@ struct RawWrite {
   std::string token;
 };
 
+// CURVE client keys (Z85) for a tcp:// client endpoint of a curve chassis;
+// all empty: no CURVE.
+struct RawCurveKeys {
+  std::string server_public, client_public, client_secret;
+};
+
 class RawClient {
  public:
-  explicit RawClient(std::string endpoint);
+  explicit RawClient(std::string endpoint, RawCurveKeys curve = {});
   ~RawClient();
 
   // A fresh request id (bp/request_id.h: issue time + random bits).
@@ -54,6 +60,7 @@ class RawClient {
   Result<Reply> Call(const std::string& frame, uint64_t seq, int timeout_ms);
   void Reconnect();
   std::string endpoint_;
+  RawCurveKeys curve_;
   std::unique_ptr<zmq::context_t> ctx_;
   std::unique_ptr<zmq::socket_t> sock_;
   uint64_t seq_ = 0;

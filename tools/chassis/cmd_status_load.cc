@@ -25,6 +25,10 @@ int RunStatus(const std::string& run_dir, bool json, bool raw) {
   } else {
     std::cout << StatusTable(rows);
   }
+  if ((*c)->config().security == board::SecurityMode::kNone) {
+    std::cerr << "WARNING: this chassis runs security = \"none\": any process that reaches a "
+                 "bus endpoint can speak for any board; see README \"Security\"\n";
+  }
   for (const auto& r : rows) {
     if (!r["alive"].get<bool>() || !r["answered"].get<bool>()) return 1;
   }

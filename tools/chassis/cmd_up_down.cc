@@ -23,6 +23,7 @@ struct UpOptions {
   int lease_timeout_ms = 0;  // 0: the configuration's (default 100)
   int cache_mb = 0;          // 0: the configuration's (default 256)
   int log_buffer_mb = 0;     // 0: the configuration's (default 16)
+  std::string security = "curve";  // generated chassis: curve (keys under the run dir) or none
 };
 
 // Unix socket paths are limited to 107 bytes (sun_path).
@@ -49,7 +50,13 @@ Result<board::ChassisConfig> MakeConfig(const UpOptions& o, const RunDir& dir) {
     if (o.boards < 1) return Status::InvalidArgument("--boards must be at least 1");
     // A random chassis id: frames of another chassis on this machine are dropped.
     uint64_t id = std::random_device{}() | 1;
-    c = board::MakeLocalChassis(o.boards, dir.path(), id);
+    if (o.security != "curve" && o.security != "none") {
+      return Status::InvalidArgument("--security '" + o.security + "': use curve or none");
+    }
+    // Security curve: a key file per slot under the run dir (mode 0600).
+    auto made = board::MakeLocalChassis(o.boards, dir.path(), id, o.security == "curve");
+    if (!made.ok()) return made.status();
+    c = std::move(made).value();
   }
   if (!o.ack_policy.empty()) {
     auto p = board::ParseAckPolicy(o.ack_policy);
@@ -206,6 +213,10 @@ void RegisterUp(CLI::App& app, int* exit_code) {
                   "cache_mb of every board (default: the config's, 256)");
   sub->add_option("--log-buffer-mb", o->log_buffer_mb,
                   "log_buffer_mb of every board (default: the config's, 16)");
+  sub->add_option("--security", o->security,
+                  "curve (default: a key pair per board, files under the run dir) or none "
+                  "(no bus authentication; status warns); ignored with --config")
+      ->capture_default_str();
   sub->callback([o, exit_code] { *exit_code = RunUp(*o); });
 }
 

@@ -13,6 +13,7 @@ void RegisterStatus(CLI::App& app, int* exit_code);
 void RegisterLoad(CLI::App& app, int* exit_code);
 void RegisterDrill(CLI::App& app, int* exit_code);
 void RegisterSoak(CLI::App& app, int* exit_code);
+void RegisterKeys(CLI::App& app, int* exit_code);  // keygen, reload-keys
 
 // "chassis: error: <message>" on stderr; returns the exit status to use.
 int Fail(const std::string& message, int code = 1);

@@ -7,6 +7,8 @@
 //   chassis drill KIND [--rounds N --json --plot F.png]
 //   chassis soak [--duration-s S --warmup-s S ...]  memory flat, writes exact
 //   chassis down                              stop every board
+//   chassis keygen --slot N | --all           new CURVE keys into the configuration
+//   chassis reload-keys                       boards re-read their peers' keys
 //
 // Run state lives in --run-dir (default ./chassis-run), so separate
 // invocations find the same chassis and several can run side by side.
@@ -44,6 +46,7 @@ int main(int argc, char** argv) {
   bp::chassis::RegisterLoad(app, &exit_code);
   bp::chassis::RegisterDrill(app, &exit_code);
   bp::chassis::RegisterSoak(app, &exit_code);
+  bp::chassis::RegisterKeys(app, &exit_code);
   CLI11_PARSE(app, argc, argv);
   return exit_code;
 }

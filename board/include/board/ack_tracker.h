@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "board/config.h"
+#include "bp/clock.h"
 #include "bus/frames.h"
 
 namespace bp::board {
@@ -47,8 +48,10 @@ class AckTracker {
  public:
   // `is_alive(slot)`: the replica is reachable now (fail-fast decision).
   // `is_caught_up(slot)`: alive and not re-initialising (ALL_AVAILABLE).
+  // `clock`: the waits' deadlines (the engine's clock seam).
   AckTracker(const ChassisConfig& config, int self_slot, std::function<bool(int)> is_alive,
-             std::function<bool(int)> is_caught_up = nullptr);
+             std::function<bool(int)> is_caught_up = nullptr,
+             const Clock& clock = Clock::Real());
 
   // The master's generation: acks of other generations are ignored.
   void SetGeneration(uint32_t gen);
@@ -71,6 +74,7 @@ class AckTracker {
   uint64_t failures() const { return failures_; }
 
  private:
+  const Clock& clock_;
   struct Replica {
     bool electable = false;
     uint32_t gen = 0;

@@ -16,6 +16,12 @@
 // (max_subscribers; one whose connection is gone is pruned on the next
 // push, and ZeroMQ heartbeats close connections of peers that vanished),
 // and the reader and waiter pools (kReadQueueLimit each).
+//
+// Access (board/client_security.h, status "client_security"): an ipc://
+// socket file gets client_socket_group / client_socket_mode before anyone
+// but the owner can connect; a tcp:// endpoint with security = "curve" is a
+// CURVE server admitting client_public_keys only (ZAP domain "client"), its
+// refused handshakes counted from the router's monitor on the server thread.
 #pragma once
 
 #include <atomic>
@@ -28,18 +34,31 @@
 
 #include "board/engine.h"
 #include "bp/status.h"
+#include "bus/curve.h"
 
 namespace bp::wire {
 struct ClientRequest;
 }
+namespace bp::bus {
+class ZapAuthenticator;
+}
 
 namespace bp::board {
 
+// How a tcp:// client endpoint is secured (board/client_security.h).
+struct ClientCurveOptions {
+  bool curve = false;             // security = "curve": CURVE server + ZAP
+  bus::CurveKeyPair server_keys;  // the board's own pair (its secret_key_file)
+};
+
 class ClientServer {
  public:
-  // Binds `endpoint` and starts serving `engine`.
+  // Binds `endpoint` and starts serving `engine`. With curve, a tcp://
+  // endpoint is a CURVE server that admits config.client_public_keys only
+  // (a ZapAuthenticator on `context`, which must then have no other).
   static Result<std::unique_ptr<ClientServer>> Start(Engine* engine, const std::string& endpoint,
-                                                     std::shared_ptr<zmq::context_t> context);
+                                                     std::shared_ptr<zmq::context_t> context,
+                                                     ClientCurveOptions curve = {});
   ~ClientServer();
   void Stop();
   uint64_t requests() const { return requests_.load(); }
@@ -54,6 +73,13 @@ class ClientServer {
  private:
   ClientServer(Engine* engine, std::shared_ptr<zmq::context_t> context);
   Status Bind(const std::string& endpoint);
+  // An ipc:// endpoint with a socket file: owner-only at bind, then
+  // client_socket_group / client_socket_mode (board/client_security.h).
+  Status BindIpc(const std::string& endpoint);
+  // tcp:// with curve: CURVE server options and the ZAP table of client keys.
+  Status SecureTcp(const std::string& endpoint);
+  nlohmann::json SecurityJson() const;  // status "client_security"
+  void OnMonitorEvent();
   void Loop();
   void Handle(const std::string& identity, const uint8_t* data, size_t size);
   // Any thread. False when the outbox is full (the reply is dropped and
@@ -93,6 +119,11 @@ class ClientServer {
   ThreadPool readers_{QueueLimits{kReadQueueLimit, SIZE_MAX}};
   std::thread thread_;
   std::shared_ptr<std::atomic<bool>> alive_ = std::make_shared<std::atomic<bool>>(true);
+  nlohmann::json security_;  // set by Bind, read-only after (status "client_security")
+  ClientCurveOptions curve_;
+  std::unique_ptr<bus::ZapAuthenticator> zap_;  // tcp:// with curve only
+  // Server thread: the router's CURVE handshakes (tcp:// with curve).
+  std::atomic<uint64_t> handshakes_ok_{0}, handshakes_refused_key_{0}, handshakes_refused_other_{0};
 };
 
 }  // namespace bp::board

@@ -12,6 +12,8 @@
 //   client_endpoint = "ipc:///run/bp/slot1.client"  # firmware_shim + admin
 //   priority = 100               # election tie-breaker among up-to-date boards
 //   electable = true             # false: replica only, never master, no vote
+//   public_key = "<40 Z85 chars>"     # the slot's CURVE key (security curve)
+//   secret_key_file = "/run/bp/slot1.key"  # read by this slot's board only (mode 0600)
 #pragma once
 
 #include <cstdint>
@@ -19,6 +21,7 @@
 #include <vector>
 
 #include "bp/status.h"
+#include "bus/curve.h"
 
 namespace bp::board {
 
@@ -30,6 +33,12 @@ Result<AckPolicy> ParseAckPolicy(const std::string& s);
 enum class TwoBoardMode { kStrict, kFailover, kPreferred };
 const char* TwoBoardModeName(TwoBoardMode m);
 
+// [chassis] security: "curve" (the default, also when the key is absent:
+// every board then needs a public_key) or "none" (no authentication on the
+// bus; chosen explicitly, shown as a warning in status).
+enum class SecurityMode { kNone, kCurve };
+const char* SecurityModeName(SecurityMode m);
+
 struct SlotConfig {
   int slot = 0;
   std::string endpoint;
@@ -37,6 +46,8 @@ struct SlotConfig {
   uint32_t priority = 100;
   bool electable = true;
   int line = 0;  // where it was declared, for error messages
+  std::string public_key;       // Z85 CURVE public key (security curve)
+  std::string secret_key_file;  // this slot's key file; only its own board reads it
 };
 
 struct ChassisConfig {
@@ -134,7 +145,18 @@ struct ChassisConfig {
   // thread is never pinned for long.
   uint32_t max_read_timeout_ms = 10000;
 
+  // Bus authentication (README "Security").
+  SecurityMode security = SecurityMode::kCurve;
+
   std::vector<SlotConfig> boards;
+
+  // Access to the client endpoints (README "Client endpoint security").
+  // ipc://: the socket file's group (empty: the board's primary group) and
+  // mode (no access for others). tcp:// with CURVE: the Z85 public keys of
+  // the firmware clients allowed to connect.
+  std::string client_socket_group;
+  uint32_t client_socket_mode = 0660;
+  std::vector<std::string> client_public_keys;
 
   const SlotConfig* Find(int slot) const;
   int ElectableCount() const;
@@ -145,6 +167,11 @@ struct ChassisConfig {
   // The request-id and memory admission keys (part of Validate).
   Status ValidateMemoryKeys() const;
   Status ValidateQueueBounds() const;  // part of Validate
+  Status ValidateSecurity() const;     // part of Validate
+  Status ValidateBoards() const;       // part of Validate: slots, endpoints, priorities
+  Status ValidateElectorate() const;   // part of Validate: electable boards, preferred slot
+  Status ValidateTimersAndSizes() const;  // part of Validate
+  Status ValidateClientSecurity() const;  // part of Validate (client_security.cc)
 };
 
 // The allowed range of every numeric [chassis] key (README "Configuration"):
@@ -170,12 +197,29 @@ Status CheckWriteFitsFrame(uint64_t payload_bytes, uint64_t op_count, const Chas
 
 // Parses a chassis configuration file. Errors name the file, the line and
 // the fix.
-Result<ChassisConfig> LoadChassisConfig(const std::string& path);
-Result<ChassisConfig> ParseChassisConfig(const std::string& text, const std::string& source_name);
+// `validate` = false skips Validate (chassis keygen fills in the keys a
+// security curve configuration is refused without).
+Result<ChassisConfig> LoadChassisConfig(const std::string& path, bool validate = true);
+Result<ChassisConfig> ParseChassisConfig(const std::string& text, const std::string& source_name,
+                                         bool validate = true);
 
 // Writes a configuration for N boards under `run_dir` with ipc:// endpoints
-// (the chassis tool's default).
+// (the chassis tool's default). With `write_keys` (what `chassis up` and
+// tests/support/local_chassis use) the chassis runs security curve: a fresh
+// key pair per slot, its secret key file <run_dir>/slot<N>.key written with
+// mode 0600 (run_dir must exist), public_key / secret_key_file filled in.
+// Without, security none (a configuration to look at, not to run).
 ChassisConfig MakeLocalChassis(int boards, const std::string& run_dir, uint64_t chassis_id);
+Result<ChassisConfig> MakeLocalChassis(int boards, const std::string& run_dir,
+                                       uint64_t chassis_id, bool write_keys);
+// Gives slot `slot` of `c` a fresh key pair: writes `key_file` (mode 0600;
+// replaces an existing file only with `replace`) and sets the slot's
+// public_key and secret_key_file. NotFound for a slot not in `c`.
+Status GenerateSlotKey(ChassisConfig* c, int slot, const std::string& key_file, bool replace);
+// The key pair of `self_slot` for the bus: reads its secret_key_file and
+// checks that its public key is the one configured. Errors name the slot,
+// the file and the fix; a file readable by group/other is FailedPrecondition.
+Result<bus::CurveKeyPair> LoadSlotKeys(const ChassisConfig& c, int self_slot);
 std::string ToToml(const ChassisConfig& config);
 
 // The largest request the client endpoint accepts (ZMQ_MAXMSGSIZE): twice
@@ -184,5 +228,9 @@ std::string ToToml(const ChassisConfig& config);
 // little too big still gets its clear TooLarge error; ZeroMQ cuts the
 // connection of a client that sends more (it then sees a timeout).
 uint64_t MaxClientRequestBytes(const ChassisConfig& config);
+
+// client_socket_mode as written in TOML ("0660"), and back.
+Result<uint32_t> ParseSocketMode(const std::string& octal);
+std::string SocketModeString(uint32_t mode);
 
 }  // namespace bp::board

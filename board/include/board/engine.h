@@ -13,18 +13,20 @@
 //                queue bounded, refusals counted: status "queues").
 //   rep worker   calls rep_process_message in arrival order (one worker keeps
 //                the order and makes the pre-promotion quiesce trivial).
-//   election     calls rep_elect; never a message thread (the election needs
-//                messages processed concurrently).
-//   ticker       heartbeats, master watch, rep_flush, forwarded-write retries.
+//   election     (owned by the role machine) calls rep_elect; never a message
+//                thread (the election needs messages processed concurrently).
+//   ticker       heartbeats, master watch, rep_flush, forwarded-write retries;
+//                never waits on Berkeley DB's operation lockout (rep_stat only).
+//   gauge        database size and cache use every 250 ms (memp reads, which
+//                a re-init's lockout can park for seconds: gauges.cc).
 //   write pool   commits (a commit blocks in the transport until acked).
 //   checkpointer (memenv) volume-driven checkpoints, on the master only.
 //   request expirer  deletes request ids past their window or budget, on the
 //                master only; counts them for status everywhere.
 //
-// Role state machine (narrated in election.cc):
-//   CLIENT --(no master heard / master silent / master link down /
-//             HOLDELECTION)--> ELECTING --(won: quiesce, rep_start MASTER)-->
-//   MASTER --(DUPMASTER or a higher-generation master's heartbeat)--> CLIENT
+// Role state machine: RoleMachine (role_machine.h), which owns the role,
+// the master, the generation, elections and the rep_start gates. Writes
+// forwarded to the master (origin side): Forwarder (forwarder.h).
 #pragma once
 
 #include <atomic>
@@ -40,15 +42,20 @@
 #include <thread>
 #include <vector>
 
-#include "board/ack_tracker.h"
+#include "board/durability.h"
 #include "board/config.h"
 #include "board/events.h"
+#include "board/forwarder.h"
+#include "board/frame_guard.h"
 #include "board/gate.h"
 #include "board/memory_gauge.h"
 #include "board/peers.h"
 #include "board/reinit_progress.h"
 #include "board/request_ids.h"
+#include "board/role_machine.h"
 #include "board/work_queue.h"
+#include "board/write_result.h"
+#include "bp/seed.h"
 #include "bp/status.h"
 #include "bus/bus.h"
 #include "memenv/env.h"
@@ -56,29 +63,13 @@
 struct __db_env;
 struct __db_dbt;
 struct __db_lsn;
+struct __db_txn_token;
 
 namespace bp::board {
 
 struct PermOutcome;  // perm_outcome.h
 
-enum class Role { kStarting, kClient, kMaster };
-const char* RoleName(Role r);
-
 enum class ReadMode { kLocal = 0, kReadYourWrites = 1, kLinearizable = 2 };
-
-struct RequestId {
-  uint64_t hi = 0, lo = 0;
-  bool empty() const { return hi == 0 && lo == 0; }
-  friend auto operator<=>(const RequestId&, const RequestId&) = default;
-};
-
-struct WriteResult {
-  Status status;
-  bool durable = false;     // ack policy met (false: committed on the master only)
-  bool duplicate = false;   // the request id was applied before; nothing re-applied
-  std::string token;        // commit token (DB_TXN_TOKEN) for read-your-writes
-  int master = -1;          // the board that applied it
-};
 
 // Who answered a LINEARIZABLE read: this board as master of `gen`, having
 // last confirmed its mastership at `mono_us` (CLOCK_MONOTONIC, shared by
@@ -89,20 +80,36 @@ struct ServedInfo {
   int64_t mono_us = 0;
 };
 
+// Makes the engine's bus from the options the engine derives from its
+// configuration. The default (an empty factory) is the ZeroMQ bus,
+// bus::Bus::Create; the simulation tier passes an in-process bus.
+using BusFactory = std::function<Result<std::unique_ptr<bus::Bus>>(bus::BusOptions)>;
+
 struct EngineOptions {
   ChassisConfig config;
   int self_slot = 0;
   std::string home;  // existing empty dir for the environment ("" = temp dir)
-  std::shared_ptr<zmq::context_t> zmq_context;  // shared context (inproc tests)
+  // Seams (README "Seams"): the clock every timer and wait of the engine
+  // asks, the bus it is given, and the one seed its randomness comes from
+  // (election jitter, request ids, link loss emulation, deadlock backoff).
+  // seed 0 = a fresh one; either way status "seed" shows it for a replay.
+  const Clock* clock = &Clock::Real();
+  BusFactory bus_factory;
+  uint64_t seed = 0;
   bool verbose = false;                          // BDB verbose replication messages
   std::function<void(const std::string&)> log;   // engine log lines (default stderr)
+  // security curve: this board's key pair (empty = the engine reads its
+  // slot's secret_key_file itself), and the configuration file that
+  // ReloadPeerKeys re-reads ("" = no reload).
+  bus::CurveKeyPair keys;
+  std::string config_path;
 };
 
 // One queue's figures for status "queues" (status.cc); `keys` names the
 // configuration keys of its limits.
 nlohmann::json QueueJson(const QueueStats& q, std::vector<std::string> keys);
 
-class Engine : private bus::Handler {
+class Engine : private bus::Handler, private RoleListener, private ForwardListener {
  public:
   // Opens the environment, starts the bus and the threads, and calls
   // rep_start(CLIENT). Returns once the board is a running client.
@@ -129,11 +136,12 @@ class Engine : private bus::Handler {
   Status CheckWrite(const std::vector<memenv::BatchOp>& ops) const;
 
   // ---- state ----
-  Role role() const { return role_.load(); }
-  int master() const { return master_slot_.load(); }
-  uint32_t generation() const { return gen_.load(); }
-  bool startup_done() const;
+  Role role() const { return roles_.role(); }
+  int master() const { return roles_.master(); }
+  uint32_t generation() const { return roles_.generation(); }
+  bool startup_done() const { return roles_.startup_done(); }
   int self_slot() const { return opts_.self_slot; }
+  uint64_t seed() const { return seed_; }
   const ChassisConfig& config() const { return opts_.config; }
   EventLog& events() { return events_; }
   bus::Bus& bus() { return *bus_; }
@@ -156,23 +164,58 @@ class Engine : private bus::Handler {
   // with their acks, an in-sync replica catches up, it steps down) so that
   // no queued write commits here after the bus stops; and this board takes
   // part in no election from here on. Bounded (about a second).
-  void StepDownForShutdown();
+  void StepDownForShutdown() { roles_.StepDownForShutdown(); }
   // Why this board does not call an election now ("" = it may): status.
-  std::string ElectionWait();
+  std::string ElectionWait() { return roles_.ElectionWait(); }
   // Whether LOCAL reads may go to Berkeley DB now: a master, or a replica
   // in sync and not re-initialising (a replica in internal init is locked
   // out of Berkeley DB and a read would wait for the whole init). Any thread.
   bool LocalReadsServable() const;
   // The refusal for a LOCAL read while !LocalReadsServable() (Unavailable).
   Status NotInSync() const;
+  // ---- security (board/src/security.cc) ----
+  // Key rotation: re-reads EngineOptions::config_path and gives every peer
+  // whose public_key changed its new key (the bus updates its ZAP table and
+  // reconnects). Any thread (SIGHUP in main, admin "reload_keys"). Returns
+  // the slots whose key changed; a bad file changes nothing.
+  Result<std::vector<int>> ReloadPeerKeys();
+  // Status "security" (mode, key, ZAP figures, unauthenticated frames).
+  nlohmann::json SecurityJson() const;
 
  private:
   explicit Engine(EngineOptions options);
+  // service.cc: the steps of Write.
+  Status AdmitWrite(const std::vector<memenv::BatchOp>& ops);
+  Status StillWritableInsideGate();
+  Status CommitWrite(const std::vector<memenv::BatchOp>& ops, RequestId id, bool forwarded,
+                     __db_txn_token* token, bool* duplicate);
+  void AwaitWriteAcks(int64_t begin_us, WriteResult* r);
+  // status.cc: the sections of StatusJson.
+  void AddRepStatJson(int64_t now, nlohmann::json* j);
+  nlohmann::json PeersJson(int64_t now, bus::Lsn next);
+  nlohmann::json WritesJson() const;
+  nlohmann::json MessagesJson() const;
+  static nlohmann::json LogJson(const memenv::EnvStats& es);
+  nlohmann::json BusJson(const bus::BusCounters& bc);
+  nlohmann::json EventsJson();
+  nlohmann::json QueuesJson(const bus::BusCounters& bc);
   Status Open();
   Status ConfigureReplication(__db_env* env);
   void StartThreads();
-  void Log(const std::string& line);
-  void Emit(EventKind kind, int slot = -1, std::string detail = "");
+  // RoleListener (role_machine.h); also the engine's own log and events.
+  void Log(const std::string& line) override;
+  void Emit(EventKind kind, int slot = -1, std::string detail = "") override;
+  void WakeTicker() override;
+  void SendHeartbeat() override;
+  bus::Lsn TickerNextLsn() const override;
+  void OnMastershipBegins(uint32_t gen) override;
+  void AbortDurabilityWaits() override;
+  // ForwardListener (forwarder.h).
+  int ForwardMaster() const override { return roles_.master(); }
+  bool ForwardSelfIsMaster() const override { return roles_.role() == Role::kMaster; }
+  bool SendForward(int slot, const bus::OutFrame& frame) override;
+  void ApplyForwardHere(RequestId id, std::vector<memenv::BatchOp> ops,
+                        std::function<void(WriteResult)> done) override;
 
   // transport.cc
   static int SendCallback(__db_env* env, const __db_dbt* control, const __db_dbt* rec,
@@ -180,7 +223,6 @@ class Engine : private bus::Handler {
   int Send(const __db_dbt* control, const __db_dbt* rec, const __db_lsn* lsnp, int envid,
            uint32_t flags);
   int RouteAnywhere(int envid);
-  bool AwaitDurable(bus::Lsn lsn, PermOutcome* po);
   void RememberRouted(int dest, int fallback, const bus::OutFrame& frame);
   void ResendRoutedTo(int dead_slot);
 
@@ -216,47 +258,20 @@ class Engine : private bus::Handler {
   // events (engine.cc)
   static void EventCallback(__db_env* env, uint32_t event, void* info);
 
-  // election.cc
-  void ElectionLoop();
-  void RequestElection(const char* why);
-  void RequestDemote(const char* why);
-  void RunElection();
-  void MaybePromote();
-  void Promote();
-  void Demote(const char* why);
-  void OnBecameMaster();
-  void RefreshRepState();
-
-  // two_board.cc
-  bool PreferredMode() const;
-  // Ticker: asks the election thread for the hand-over (never blocks).
-  void MaybeHandOver(int64_t now_us);
-  // Election thread: the preferred board's hand-back.
-  void HandOver();
-  // Stops new writes, drains those in flight, waits (bounded) until `to`
-  // (or, with to < 0, any live in-sync electable replica) has applied this
-  // master's whole log, then steps down. Returns whether it stepped down.
-  bool StepDownAfterCatchUp(int to, const char* why);
-  uint32_t ElectionPriority() const;
-  Status CheckWritable(int64_t now_us);
-
   // liveness.cc
   void TickerLoop();
-  void SendHeartbeat();
-  void WatchMaster(int64_t now_us);
+  void RefreshRepState();
   bool ConfirmedMaster(int64_t now_us) const;
 
-  // election.cc: an electable board that never held data in this process
-  // must not win an election while a live peer holds more log that no live
-  // electable board holds (it would wipe that peer by internal init).
-  // Fills `why` and returns true when the election must wait.
-  bool ElectionWouldWipePeers(std::string* why);
-  void SetElectionWait(const std::string& why);
-
-  // reinit_progress.cc: this board's database size for its heartbeat.
-  void RefreshDbSize(int64_t now_us);
+  // gauges.cc: the gauge thread measures this board's database size (for
+  // its heartbeat) and cache use every kDbSizeEveryUs. Not on the ticker:
+  // these reads enter Berkeley DB (memp_fget), which parks a caller for 5 s
+  // at a time while an internal init or a client recovery locks operations
+  // out (__op_rep_enter), and heartbeats must not stop for that.
+  void GaugeLoop();
+  void RefreshDbSize();
   static constexpr int64_t kDbSizeEveryUs = 250'000;
-  // liveness.cc: memory figures (memory_gauge.h), ticker only.
+  // liveness.cc: the chassis memory view (memory_gauge.h), ticker only.
   void RefreshMemory(int64_t now_us);
   void CheckCacheHoldsChassisData(int64_t now_us);
   // A board joins only if the master's data fits this share of its cache.
@@ -264,7 +279,6 @@ class Engine : private bus::Handler {
   std::atomic<bool> unfit_{false};
   mutable std::mutex unfit_mu_;
   std::string unfit_reason_;  // guarded by unfit_mu_ (written once, by the ticker)
-  int64_t memory_measured_us_ = 0;
 
   // service.cc
   // The write's transaction body: claims the request id, then applies the
@@ -279,25 +293,25 @@ class Engine : private bus::Handler {
   memenv::Table* DataTable();
   memenv::Table* RequestTable();
   void HandleAppRequest(bus::InFrame frame);
-  void HandleAppReply(const wire::AppReply& reply);
-  void SendForward(RequestId id);
-  void RetryForwards(int64_t now_us);
+  // On a write thread: Write, and if this board stepped down before
+  // applying, SubmitWrite again (forwarded to the new master).
+  void WriteOnPool(std::vector<memenv::BatchOp> ops, RequestId id,
+                   std::function<void(WriteResult)> done);
   void ReplyTo(int slot, RequestId id, const WriteResult& r);
 
   const EngineOptions opts_;
   const Clock& clock_;
+  const uint64_t seed_;          // opts_.seed, or the fresh one drawn for it
+  SharedRng request_id_rng_;     // ids of writes submitted without one (any thread)
+  RequestId NewRequestId();
   std::unique_ptr<memenv::Env> env_;
   std::unique_ptr<bus::Bus> bus_;
   bus::FrameHeader header_;
   PeerTable peers_;
-  AckTracker acks_;
+  Durability durability_;  // acks, written end, last PERM LSN, the writer's wait
   EventLog events_;
 
-  std::atomic<Role> role_{Role::kStarting};
-  std::atomic<int> master_slot_{-1};
-  std::atomic<uint32_t> gen_{0};
   std::atomic<bool> stop_{false};
-  std::atomic<bool> rep_started_{false};
   std::atomic<bool> panicked_{false};
 
   // Replication messages, in arrival order, for the worker. Bounded by
@@ -315,46 +329,21 @@ class Engine : private bus::Handler {
   void QueueRepFrame(WorkQueue<bus::InFrame>& q, const char* which, bus::InFrame&& in);
   // The refusal of a write that finds write_queue_limit writes waiting.
   Status WritePoolFull() const;
-  // Gates in front of rep_process_message and of application calls into
-  // Berkeley DB: closed around every rep_start so that no thread is inside
-  // (bdb-base-api.md §3.6: otherwise rep_start sleeps a second, and during a
-  // promotion a second master can appear). See gate.h.
-  Gate message_gate_;
-  Gate api_gate_;
-  // Closes both gates, runs rep_start(flags), reopens them.
-  int QuiescedRepStart(uint32_t flags);
-
-  // Every rep_start call goes through this lock (§0 item 7).
-  std::mutex rep_start_mu_;
-  std::atomic<bool> elected_pending_{false};
-  std::atomic<bool> startup_done_{false};
-  std::atomic<bool> in_election_{false};
-  std::atomic<int64_t> next_election_us_{0};
-  std::atomic<int64_t> last_master_seen_us_{0};
-  std::mutex election_mu_;
-  std::condition_variable election_cv_;
-  bool election_requested_ = false;
-  bool demote_requested_ = false;
-  std::string demote_reason_;
-  std::string election_reason_;
-  std::atomic<uint64_t> elections_{0}, elections_won_{0};
-  std::atomic<int64_t> last_election_ms_x1000_{0};  // duration of the last election, us
 
   // Replication state read by the ticker (rep_stat), for heartbeats/status.
   std::atomic<uint32_t> next_lsn_file_{0}, next_lsn_offset_{0};
   std::atomic<bool> reinit_{false};
   ReinitTracker reinit_tracker_;
-  std::atomic<uint64_t> db_pages_{0};  // memp_stat, every kDbSizeEveryUs (ticker only)
+  std::atomic<uint64_t> db_pages_{0};  // written by the gauge thread, read by the ticker
   std::atomic<uint32_t> page_size_{0};
-  int64_t db_size_at_us_ = 0;          // ticker only
   std::atomic<uint64_t> heartbeat_seq_{0};
-  std::atomic<int64_t> mastership_since_us_{0};
 
   // Counters.
-  std::atomic<uint64_t> msgs_processed_{0}, acks_sent_{0}, perm_failures_{0}, perm_waits_{0};
+  std::atomic<uint64_t> msgs_processed_{0}, acks_sent_{0};
   std::atomic<uint64_t> rep_errors_{0}, isperm_{0}, notperm_{0}, ignored_{0}, dupmaster_ignored_{0};
   std::atomic<uint64_t> anywhere_routed_{0};
-  std::atomic<uint64_t> writes_{0}, writes_not_durable_{0}, forwarded_{0}, duplicates_{0};
+  std::atomic<uint64_t> anywhere_next_{0};  // round-robin over in-sync replicas (RouteAnywhere)
+  std::atomic<uint64_t> writes_{0}, writes_not_durable_{0}, duplicates_{0};
   std::atomic<uint64_t> throttled_{0};
   // Master: forwarded writes received from replicas, and those answered.
   std::atomic<uint64_t> forwarded_in_{0}, forwarded_in_done_{0};
@@ -365,52 +354,29 @@ class Engine : private bus::Handler {
   // Leases: counts a DB_REP_LEASE_EXPIRED refusal and rewrites it into a
   // message that says what to do; other statuses pass unchanged.
   Status LeaseExpired(Status st, const char* what);
-  // The LSN of the last PERMANENT record this master sent (file << 32 |
-  // offset): a linearizable read waits until it is acknowledged.
-  std::atomic<uint64_t> last_perm_lsn_{0};
-  std::atomic<uint64_t> promotion_us_last_{0}, demotion_us_last_{0};
-  // The preferred board's hand-back, asked by the ticker, run by the
-  // election thread (election_mu_).
-  bool handover_requested_ = false;
-  // This process held the data once: in sync with a master, or master.
-  std::atomic<bool> ever_synced_{false};
-  // SIGTERM: no more elections on this board.
-  std::atomic<bool> shutting_down_{false};
-  // Why elections wait (ElectionWouldWipePeers), for status and writes.
-  std::mutex election_wait_mu_;
-  std::string election_wait_;
-  std::atomic<uint64_t> elections_refused_{0};
 
   // Forwarded writes waiting for the master's reply (origin side).
-  struct PendingForward {
-    std::vector<memenv::BatchOp> ops;
-    std::function<void(WriteResult)> done;
-    uint32_t attempts = 0;
-    int64_t sent_us = 0;
-    int64_t deadline_us = 0;
-    int sent_to = -1;
-  };
-  std::mutex fwd_mu_;
-  std::map<RequestId, PendingForward> forwards_;
+  Forwarder forwarder_{opts_.config, opts_.self_slot, clock_, *this};
 
   // Wakes the ticker early (a new master: send waiting forwarded writes now).
   std::mutex tick_mu_;
   std::condition_variable tick_cv_;
   bool tick_now_ = false;
-  void WakeTicker();
 
   // Writes waiting for a write thread, at most write_queue_limit and
   // write_queue_mb of keys and values (OpsBytes).
   ThreadPool write_pool_{
       QueueLimits{opts_.config.write_queue_limit, size_t(opts_.config.write_queue_mb) << 20}};
   static size_t OpsBytes(const std::vector<memenv::BatchOp>& ops);
-  std::thread worker_, serve_worker_, election_thread_, ticker_, expirer_;
+  std::thread worker_, serve_worker_, ticker_, expirer_, gauge_;
   // Exactly-once bookkeeping and memory admission (their headers say who
   // calls what on which thread).
   RequestIds request_ids_;
   MemoryGauge memory_;
   std::mutex expirer_mu_;
   std::condition_variable expirer_cv_;
+  std::mutex gauge_mu_;  // only for gauge_cv_ (the wait and the stop)
+  std::condition_variable gauge_cv_;
   std::mutex log_mu_;
 
   // Recent DB_REP_ANYWHERE requests routed to a replica instead of the
@@ -424,6 +390,29 @@ class Engine : private bus::Handler {
   };
   std::mutex routed_mu_;
   std::deque<RoutedRequest> routed_;
+
+  // security.cc: the bus's security settings (Open), and the peer keys in
+  // force (ReloadPeerKeys replaces them; status reads them).
+  Status ConfigureBusSecurity(bus::BusOptions* bo);
+  std::string public_key_;                // this board's, for status (set by Open)
+  mutable std::mutex keys_mu_;            // serializes reloads; guards peer_keys_
+  std::map<int, std::string> peer_keys_;  // slot -> Z85 key in force
+  uint64_t key_reloads_ = 0;              // guarded by keys_mu_
+  // Frame checks (frame_checks.h, frame_guard.h; messages.cc): what is
+  // refused before it reaches Berkeley DB, the ack tracker, the peer table
+  // or the write pool, counted per reason (status "refused", "config").
+  FrameGuard guard_{opts_.config, opts_.self_slot};
+  bool AckPlausible(int sender, uint32_t gen, bus::Lsn lsn);
+  // Bus thread: false when the RepMsg must not reach rep_process_message.
+  bool RepFramePlausible(const bus::InFrame& in);
+  void OnHeartbeatFrame(int sender, const wire::Heartbeat& hb, int64_t received_us);
+  bool ForwardedWritePlausible(const bus::InFrame& in);
+  // Logs a refusal the first time per reason and every 1000th after.
+  void LogRefusal(Refusal r, int sender, const std::string& detail);
+
+  // Declared last: it is constructed from the members above (peers_, guard_,
+  // stop_) and calls back into this engine as its RoleListener.
+  RoleMachine roles_;
 };
 
 }  // namespace bp::board

@@ -13,10 +13,13 @@
 #include <condition_variable>
 #include <mutex>
 
+#include "bp/clock.h"
+
 namespace bp::board {
 
 class Gate {
  public:
+  explicit Gate(const Clock& clock = Clock::Real()) : clock_(clock) {}
   void Enter() {
     std::unique_lock<std::mutex> l(mu_);
     cv_.wait(l, [&] { return !closed_; });
@@ -34,7 +37,7 @@ class Gate {
   bool CloseAndDrain(std::chrono::milliseconds timeout) {
     std::unique_lock<std::mutex> l(mu_);
     closed_ = true;
-    return cv_.wait_for(l, timeout, [&] { return inside_ == 0; });
+    return clock_.WaitFor(cv_, l, timeout, [&] { return inside_ == 0; });
   }
   void Open() {
     {
@@ -49,6 +52,7 @@ class Gate {
   }
 
  private:
+  const Clock& clock_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   int inside_ = 0;

@@ -13,9 +13,9 @@
 // resume once the data shrinks. Between two measurements the bytes of every
 // admitted put are added, so a burst cannot run past the mark unseen.
 //
-// Threads: Measure and UpdateChassis run on the ticker; Fits, Admitted and
-// Refusal on writer threads; Stats on any thread. Figures are atomics; the
-// per-table figures for status are guarded by mu_.
+// Threads: Measure runs on the gauge thread (gauges.cc), UpdateChassis on the
+// ticker; Fits, Admitted and Refusal on writer threads; Stats on any thread.
+// Figures are atomics; the per-table figures for status are guarded by mu_.
 #pragma once
 
 #include <atomic>

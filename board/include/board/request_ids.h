@@ -67,16 +67,34 @@ class RequestIds {
   // time is further in the future than the window. An empty id: kNone.
   Result<Claim> ClaimInTxn(memenv::Txn& t, memenv::Table& reqs, const RequestId& id, uint32_t gen,
                            int64_t now_wall_ms);
-  // After the write committed.
-  void Committed(Claim c);
+  // Every write that may claim an id holds a WriteScope from before its
+  // transaction begins until it has counted its claim (Committed, after the
+  // commit), so that a recount can tell whether a commit overlapped it: such
+  // a commit's record may be counted by both (the count one high for good).
+  // Write-pool threads.
+  class WriteScope {
+   public:
+    explicit WriteScope(RequestIds& ids) : ids_(ids) { ids_.writes_begun_.fetch_add(1); }
+    ~WriteScope() { ids_.writes_ended_.fetch_add(1); }
+    WriteScope(const WriteScope&) = delete;
+    WriteScope& operator=(const WriteScope&) = delete;
+    // After the write committed.
+    void Committed(Claim c) { ids_.Committed(c); }
+
+   private:
+    RequestIds& ids_;
+  };
 
   // Request-expirer thread, master only: deletes expired ids, then evicts
   // the oldest while over the budget, in transactions of kExpireBatch, at
   // most kMaxBatchesPerPass of them. True when more are left to delete.
   Result<bool> Expire(memenv::Env& env, memenv::Table& reqs, int64_t now_wall_ms);
   // Request-expirer thread: counts the ids held (a new master, or a replica
-  // for its status). Walks the table's leaf pages.
+  // for its status). Walks the table's leaf pages. A count that a write's
+  // WriteScope overlapped may be off by the writes in flight: it is kept (it
+  // is closer than the old one) and RecountWanted() says to count again.
   Status Recount(memenv::Table& reqs);
+  bool RecountWanted() const { return recount_wanted_.load(); }
 
   uint64_t ids() const { return uint64_t(std::max<int64_t>(ids_.load(), 0)); }
   nlohmann::json Stats() const;
@@ -90,6 +108,7 @@ class RequestIds {
   Result<int64_t> EvictionMark(memenv::Txn& t, memenv::Table& reqs, uint32_t gen);
   Status ExpireBatch(memenv::Env& env, memenv::Table& reqs, int64_t cutoff_ms, bool* more);
   Status RefusedAsExpired(const RequestId& id, int64_t now_wall_ms, int64_t mark_ms);
+  void Committed(Claim c);
 
   const Limits limits_;
   std::mutex mu_;
@@ -98,6 +117,10 @@ class RequestIds {
   // Signed: an expiry may count its deletes before a writer counts the same
   // id's insert (the two commute; only the reading is clamped).
   std::atomic<int64_t> ids_{0};
+  // WriteScopes begun and ended; equal and unchanged across a count: no
+  // commit overlapped it.
+  std::atomic<uint64_t> writes_begun_{0}, writes_ended_{0};
+  std::atomic<bool> recount_wanted_{false};
   std::atomic<uint64_t> expired_{0}, evicted_{0}, too_old_{0}, future_{0};
   std::atomic<int64_t> evicted_through_ms_{0};
 };

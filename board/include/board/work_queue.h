@@ -91,7 +91,7 @@ class WorkQueue {
   }
 
  private:
-  const QueueLimits limits_;
+  const QueueLimits limits_{};  // {}: clang needs it for the defaulted constructor
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::pair<T, size_t>> items_;  // guarded by mu_, with each item's bytes

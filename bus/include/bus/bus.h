@@ -25,6 +25,13 @@
 // is not detected here: the replication heartbeats cover that.
 // inproc:// links (tests) report up once opened and never down.
 //
+// Security (README "Security"): with BusSecurity::kCurve the receiving
+// socket is a CURVE server and every link a CURVE client; a ZAP handler
+// (bus/zap.h) admits only the configured peers' public keys and names the
+// connection's slot (ZAP user id). A received frame whose `sender` is not
+// the slot its connection authenticated as is dropped and counted
+// (BusCounters::unauthenticated). kNone: no authentication (status warns).
+//
 // Thread-safety: every public method may be called from any thread.
 // Handler callbacks run on the bus's receive thread, one at a time, and
 // never after Stop returns (unless Stop was called from a callback).
@@ -32,12 +39,15 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "bp/clock.h"
 #include "bp/status.h"
+#include "bus/curve.h"
 #include "bus/frames.h"
+#include "bus/zap.h"
 
 namespace zmq {
 class context_t;
@@ -48,9 +58,17 @@ namespace bp::bus {
 constexpr int kBroadcast = -1;  // == DB_EID_BROADCAST
 
 struct SlotAddress {
+  SlotAddress() = default;
+  // Not an aggregate, so {slot, endpoint} without a key stays warning-free.
+  SlotAddress(int s, std::string ep, std::string key = "")
+      : slot(s), endpoint(std::move(ep)), public_key(std::move(key)) {}
   int slot = 0;
   std::string endpoint;
+  std::string public_key;  // Z85 CURVE key of the slot; required with BusSecurity::kCurve
 };
+
+enum class BusSecurity { kNone, kCurve };
+const char* BusSecurityName(BusSecurity mode);  // "none" / "curve"
 
 struct BusOptions {
   uint64_t chassis_id = 0;          // must be set (non-zero)
@@ -68,6 +86,14 @@ struct BusOptions {
   size_t delay_line_frames = 100000;
   size_t delay_line_bytes = size_t(256) << 20;
   const Clock* clock = &Clock::Real();
+  // Security. kCurve needs `keys` (this board's pair) and every peer's
+  // public_key, and refuses inproc:// (ZeroMQ has no CURVE on inproc).
+  BusSecurity security = BusSecurity::kNone;
+  CurveKeyPair keys;
+  std::string zap_domain = "bp-bus";  // the ZAP domain of the receiving socket
+  // The ZAP handler of `context` (one per context); null = with kCurve the
+  // bus starts its own at Start (Unavailable if the context has one already).
+  std::shared_ptr<ZapAuthenticator> zap;
 };
 
 // A received, verified frame. Owns its bytes: the handler may keep it (for
@@ -84,10 +110,24 @@ class InFrame {
   const uint8_t* data() const;
   size_t size() const;
 
+  // A frame that did not come through ZeroMQ (the in-process simulation
+  // bus, tests): `bytes` are verified as the bus verifies what it receives
+  // (CheckFrame: FlatBuffers verifier, protocol version, chassis id) and
+  // copied. On rejection the InFrame is empty (frame() null) and *why, if
+  // given, says why. Slot membership is the caller's check, as on the bus.
+  static InFrame FromBytes(std::span<const uint8_t> bytes, uint64_t chassis_id,
+                           int64_t received_us, Reject* why = nullptr);
+  // The same for a frame built in this process: shares the OutFrame's
+  // buffer instead of copying it (copied only if it is not 8-byte aligned).
+  static InFrame FromOutFrame(const OutFrame& out, uint64_t chassis_id, int64_t received_us,
+                              Reject* why = nullptr);
+
  private:
   friend class Bus;
   friend class BusImpl;
   struct Storage;
+  static InFrame Adopt(std::unique_ptr<Storage> s, uint64_t chassis_id, int64_t received_us,
+                       Reject* why);
   std::unique_ptr<Storage> storage_;
   int64_t received_us_ = 0;
 };
@@ -136,6 +176,12 @@ struct BusCounters {
   uint64_t delay_line_bytes = 0;
   uint64_t delay_line_peak = 0;
   uint64_t delay_line_refused = 0;
+  // kCurve: frames whose `sender` is not the slot their connection
+  // authenticated as (or that carry no User-Id): dropped.
+  uint64_t unauthenticated = 0;
+  // Connections to our receiving socket whose security handshake failed
+  // (a NULL-mechanism or wrong-key peer, a key ZAP refused).
+  uint64_t handshake_failed = 0;
 };
 
 class Bus {
@@ -167,7 +213,10 @@ class Bus {
   // with a new endpoint replaces its link (the link fault carries over, the
   // figures restart); with the same endpoint it does nothing. A removed peer
   // that was up is reported down (OnPeerDown). RemovePeer of an unknown slot
-  // is NotFound.
+  // is NotFound. With kCurve a new public_key of a known slot (rotation)
+  // replaces the ZAP table entry and the link (new server key), and the
+  // receiving socket is re-bound so every incoming connection authenticates
+  // again under the new table.
   virtual Status AddPeer(const SlotAddress& peer) = 0;
   virtual Status RemovePeer(int slot) = 0;
 
@@ -176,6 +225,9 @@ class Bus {
   virtual bool IsConnected(int slot) const = 0;
   virtual std::vector<LinkStats> Links() const = 0;  // ordered by slot
   virtual BusCounters Counters() const = 0;
+  // The ZAP handler's figures (accepted / refused, last refused keys);
+  // empty with kNone.
+  virtual ZapAuthenticator::Stats ZapStats() const = 0;
   // The options given to Create (with `context` filled in when it was null).
   // Peers added or removed later show in Links(), not here.
   virtual const BusOptions& options() const = 0;

@@ -41,6 +41,12 @@
  *   if (fw_get(h, "fan", 3, FW_READ_YOUR_WRITES, &v, &n) == FW_OK) { use(v, n); fw_free(v); }
  *   fw_close(h);
  *
+ * Over tcp:// to a chassis with security = "curve" (since 1.3), also:
+ *   o.endpoint = "tcp://10.0.0.1:7001";
+ *   o.server_public_key = "<the board's public_key from chassis.toml>";
+ *   o.client_secret_key = "<this client's secret key; its public key listed in
+ *                          client_public_keys>";
+ *
  * Handles: fw_close() releases a handle. The library keeps a registry of
  * open handles and never dereferences a pointer that is not in it, so a
  * NULL, foreign or already-closed handle returns FW_ERR_BAD_HANDLE or
@@ -70,7 +76,7 @@ extern "C" {
 #endif
 
 #define FW_SHIM_VERSION_MAJOR 1
-#define FW_SHIM_VERSION_MINOR 2
+#define FW_SHIM_VERSION_MINOR 3
 #define FW_SHIM_VERSION_PATCH 0
 #define FW_SHIM_VERSION \
   (FW_SHIM_VERSION_MAJOR * 10000 + FW_SHIM_VERSION_MINOR * 100 + FW_SHIM_VERSION_PATCH)
@@ -136,7 +142,24 @@ typedef struct fw_options {
   uint32_t max_value_bytes;    /* checked before sending (default 1 MiB) */
   uint32_t lazy_connect;       /* 0 (default): fw_open checks that the board answers;
                                   1: fw_open succeeds without a board, calls fail until it runs */
-  uint32_t reserved_u32[7];    /* zero; future options */
+  /* Since 1.3, in what was reserved_u32[7] (size and earlier offsets unchanged;
+   * a zeroed struct of 1.2 means no CURVE, as before). */
+  uint32_t reserved_u32[1];    /* zero; future options (still an array: code that
+                                  zeroed reserved_u32[0] compiles as before) */
+  /* CURVE (for a tcp:// endpoint of a chassis with security = "curve"): Z85
+   * keys, 40 characters each, NUL-terminated; all NULL (default): no CURVE.
+   * server_public_key is the board's public_key in chassis.toml; the client
+   * key pair's public key must be listed in client_public_keys. With
+   * server_public_key set, client_secret_key is required; client_public_key
+   * may be NULL (derived from the secret key) or must match it. The strings
+   * are copied by fw_open. A board that does not accept the key never
+   * completes the handshake: calls fail with FW_ERR_BOARD_DOWN. */
+  const char* server_public_key;
+  const char* client_public_key;
+  const char* client_secret_key;
+#if UINTPTR_MAX == 0xffffffffu
+  uint32_t reserved_u32_ilp32[3]; /* 32-bit targets: keeps the size of 1.2 */
+#endif
 } fw_options_t;
 
 /* Fills *opts with the defaults (endpoint NULL). */

@@ -23,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "bp/seed.h"
 #include "bp/status.h"
 #include "memenv/options.h"
 
@@ -200,8 +201,9 @@ class Env {
   // The end of the log in bytes (log_stat), 0 if unknown: the log budget's
   // measure of what the transactions in flight span.
   uint64_t LogEndBytes() const;
-  // Sleeps a small randomized time that grows with `attempt`.
-  static void Backoff(int attempt);
+  // Sleeps a small randomized time that grows with `attempt` (drawn from
+  // backoff_rng_, seeded by EnvOptions::seed). Any thread.
+  void Backoff(int attempt);
   // Whether this env currently is a replication client (rep_stat; never blocks).
   bool IsReplica() const;
   bool GateOpen() const;
@@ -219,6 +221,7 @@ class Env {
   void NoteLogVolume(uint64_t estimated_log_bytes);
 
   EnvOptions options_;
+  SharedRng backoff_rng_;
   __db_env* env_ = nullptr;
   std::string owned_home_;  // temp dir created by us, removed at close
 

@@ -64,6 +64,9 @@ struct EnvOptions {
   // every conflict (set_lk_detect), and how often a deadlocked txn is retried.
   uint32_t deadlock_policy = 0;  // 0 = DB_LOCK_DEFAULT
   int deadlock_retries = 20;
+  // Seeds the randomized backoff between deadlock retries (0 = a fresh
+  // seed): the board passes its own seed's backoff stream.
+  uint64_t seed = 0;
 
   // Write transactions (WithTxn) begin with DB_IGNORE_LEASE. With master
   // leases Berkeley DB checks the lease after writing the commit record and
