@@ -179,6 +179,40 @@ bool Mentions(const SoakVerdict& v, const std::string& text) {
   return false;
 }
 
+TEST(SoakDrift, ASpikeRaisesThePeakNotTheLevel) {
+  // 20 samples at 100 with one at 110 in the middle: the peak is 10 %, the
+  // level the run ends at has not moved.
+  std::vector<SoakSample> s;
+  for (int t = 0; t < 20; ++t) s.push_back(Sample(t, false, {{1, t == 9 ? 110u : 100u}}));
+  RssDrift d = ComputeRssDrift(s, 1);
+  EXPECT_NEAR(d.max_drift_pct, 10.0, 1e-9);
+  EXPECT_EQ(d.window, 5u);
+  EXPECT_EQ(d.start_level_bytes, 100u);
+  EXPECT_EQ(d.end_level_bytes, 100u);
+  EXPECT_EQ(d.drift_pct, 0);
+  SoakVerdict v = EvaluateSoak(s, GoodWrites(), SoakCriteria{5});
+  EXPECT_TRUE(v.pass) << (v.failures.empty() ? "" : v.failures[0]);
+  EXPECT_NEAR(v.max_rss_peak_pct, 10.0, 1e-9);
+}
+
+TEST(SoakDrift, ASteadyRiseUnderNoiseRaisesTheLevel) {
+  // +1 a sample with +-3 of noise: the medians of the first and last 5
+  // samples are 103 and 118 (first 100, 104, 99, 103, 107; last 115, 119,
+  // 114, 118, 122).
+  std::vector<SoakSample> s;
+  const int noise[] = {0, 3, -3};
+  for (int t = 0; t < 20; ++t) {
+    s.push_back(Sample(t, false, {{1, uint64_t(100 + t + noise[t % 3])}}));
+  }
+  RssDrift d = ComputeRssDrift(s, 1);
+  EXPECT_EQ(d.start_level_bytes, 103u);
+  EXPECT_EQ(d.end_level_bytes, 118u);
+  EXPECT_NEAR(d.drift_pct, 100.0 * 15 / 103, 1e-9);
+  SoakVerdict v = EvaluateSoak(s, GoodWrites(), SoakCriteria{5});
+  EXPECT_FALSE(v.pass);
+  EXPECT_TRUE(Mentions(v, "median of 5 samples")) << v.failures[0];
+}
+
 TEST(SoakVerdict, RssGrowthFails) {
   std::vector<SoakSample> s;
   for (int t = 0; t < 10; ++t) s.push_back(Sample(t, t < 3, {{1, 100 + uint64_t(t) * 2}}));

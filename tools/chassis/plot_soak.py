@@ -84,7 +84,8 @@ def main():
         report = json.load(f)
     fig, axes = plt.subplots(2, 2, figsize=(12, 8))
     draw(axes[0][0], report, "rss_bytes", MIB, "MiB",
-         "RSS (max drift after warm-up %.2f%%)" % report.get("max_rss_drift_pct", 0))
+         "RSS (drift after warm-up %.2f%%, peak %.2f%%)"
+         % (report.get("max_rss_drift_pct", 0), report.get("max_rss_peak_pct", 0)))
     draw(axes[0][1], report, "data_bytes", MIB, "MiB", "data bytes (status memory)")
     draw(axes[1][0], report, "request_ids", 1.0, "ids", "request ids kept", "max_request_ids")
     draw(axes[1][1], report, "log_since_checkpoint_bytes", MIB, "MiB", "log since checkpoint")

@@ -231,6 +231,7 @@ json SoakReportJson(const Chassis& chassis, const SoakOptions& o, const SoakResu
           {"write_check", WriteCheckJson(r.writes)},
           {"rss", rss},
           {"max_rss_drift_pct", Round(v.max_rss_drift_pct, 3)},
+          {"max_rss_peak_pct", Round(v.max_rss_peak_pct, 3)},
           {"rss_drift_pct_limit", o.criteria.rss_drift_pct},
           {"elections", v.elections},
           {"failovers", v.failovers},
@@ -290,10 +291,13 @@ std::string SoakSummary(const json& j) {
     << " failed but applied, " << c["late_unknown"] << " late unknown-outcome, " << c["live_checks"]
     << " live reads checked, " << c["read_errors"] << " read errors\n";
   for (const auto& [slot, d] : j["rss"].items()) {
-    snprintf(buf, sizeof buf, "  board %s: RSS %s -> max %s (drift %.2f%%, %.1f KiB/s)",
-             slot.c_str(), MiB(OptU64(d["baseline_bytes"])).c_str(),
-             MiB(OptU64(d["max_bytes"])).c_str(), d["max_drift_pct"].get<double>(),
-             d["slope_bytes_per_s"].get<double>() / 1024.0);
+    snprintf(buf, sizeof buf,
+             "  board %s: RSS level %s -> %s (drift %.2f%%; first %s, peak %s = +%.2f%%; "
+             "%.1f KiB/s)",
+             slot.c_str(), MiB(OptU64(d["start_level_bytes"])).c_str(),
+             MiB(OptU64(d["end_level_bytes"])).c_str(), d["drift_pct"].get<double>(),
+             MiB(OptU64(d["baseline_bytes"])).c_str(), MiB(OptU64(d["max_bytes"])).c_str(),
+             d["max_drift_pct"].get<double>(), d["slope_bytes_per_s"].get<double>() / 1024.0);
     o << buf << ", data bytes "
       << LastOf(j["samples"], slot, [](const json& b) -> const json& { return b["data_bytes"]; })
       << ", request ids "
@@ -305,7 +309,7 @@ std::string SoakSummary(const json& j) {
   }
   o << "  elections " << j["elections"] << ", failovers " << j["failovers"] << ", panics "
     << j["panics"] << "; max RSS drift " << j["max_rss_drift_pct"] << "% (limit "
-    << j["rss_drift_pct_limit"] << "%)\n";
+    << j["rss_drift_pct_limit"] << "%), max peak " << j["max_rss_peak_pct"] << "%\n";
   for (const auto& e : c["examples"]) o << "    " << e.get<std::string>() << "\n";
   for (const auto& f : j["failures"]) o << "  FAIL: " << f.get<std::string>() << "\n";
   o << "  result: " << (j["ok"].get<bool>() ? "PASS" : "FAILED") << "\n";

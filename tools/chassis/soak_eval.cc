@@ -214,6 +214,45 @@ ValueVerdict ClassifyValue(const std::optional<std::string>& value, const std::s
 
 // ---- verdict ------------------------------------------------------------
 
+namespace {
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+double LeastSquaresSlope(const std::vector<std::pair<double, double>>& points) {
+  if (points.size() < 2) return 0;
+  double n = double(points.size()), sx = 0, sy = 0, sxx = 0, sxy = 0;
+  for (const auto& [x, y] : points) {
+    sx += x;
+    sy += y;
+    sxx += x * x;
+    sxy += x * y;
+  }
+  double den = n * sxx - sx * sx;
+  return den != 0 ? (n * sxy - sx * sy) / den : 0;
+}
+
+// The start and end levels of one pid's samples and the drift between them.
+void SetLevels(const std::vector<std::pair<double, double>>& points, RssDrift& d) {
+  if (points.empty()) return;
+  const size_t w = std::clamp<size_t>(points.size() / 4, 1, 5);
+  std::vector<double> first, last;
+  for (size_t i = 0; i < w; ++i) {
+    first.push_back(points[i].second);
+    last.push_back(points[points.size() - 1 - i].second);
+  }
+  const double start = Median(first), end = Median(last);
+  d.window = w;
+  d.start_level_bytes = uint64_t(start);
+  d.end_level_bytes = uint64_t(end);
+  d.drift_pct = std::max(0.0, 100.0 * (end - start) / start);
+}
+
+}  // namespace
+
 RssDrift ComputeRssDrift(const std::vector<SoakSample>& samples, int slot) {
   RssDrift d;
   pid_t pid = 0;
@@ -236,17 +275,8 @@ RssDrift ComputeRssDrift(const std::vector<SoakSample>& samples, int slot) {
       points.emplace_back(s.t_s, double(*b.rss_bytes));
     }
   }
-  if (points.size() >= 2) {
-    double n = double(points.size()), sx = 0, sy = 0, sxx = 0, sxy = 0;
-    for (const auto& [x, y] : points) {
-      sx += x;
-      sy += y;
-      sxx += x * x;
-      sxy += x * y;
-    }
-    double den = n * sxx - sx * sx;
-    if (den != 0) d.slope_bytes_per_s = (n * sxy - sx * sy) / den;
-  }
+  SetLevels(points, d);
+  d.slope_bytes_per_s = LeastSquaresSlope(points);
   return d;
 }
 
@@ -387,17 +417,18 @@ SoakVerdict EvaluateSoak(const std::vector<SoakSample>& samples, const WriteChec
   for (int slot : slots) {
     CheckBoard(samples, slot, v);
     RssDrift d = ComputeRssDrift(samples, slot);
-    v.max_rss_drift_pct = std::max(v.max_rss_drift_pct, d.max_drift_pct);
+    v.max_rss_drift_pct = std::max(v.max_rss_drift_pct, d.drift_pct);
+    v.max_rss_peak_pct = std::max(v.max_rss_peak_pct, d.max_drift_pct);
     if (d.samples == 0) {
       v.failures.push_back("board " + std::to_string(slot) +
                            ": no RSS sample after the warm-up (run longer than --warmup-s)");
-    } else if (d.max_drift_pct > criteria.rss_drift_pct) {
-      char buf[200];
+    } else if (d.drift_pct > criteria.rss_drift_pct) {
+      char buf[240];
       snprintf(buf, sizeof buf,
-               "board %d: RSS grew %.1f%% after the warm-up (%.1f -> %.1f MiB), over "
-               "--rss-drift-pct %.1f",
-               slot, d.max_drift_pct, double(*d.baseline_bytes) / 1048576.0,
-               double(*d.max_bytes) / 1048576.0, criteria.rss_drift_pct);
+               "board %d: RSS grew %.1f%% after the warm-up (median of %zu samples %.1f -> "
+               "%.1f MiB), over --rss-drift-pct %.1f",
+               slot, d.drift_pct, d.window, double(*d.start_level_bytes) / 1048576.0,
+               double(*d.end_level_bytes) / 1048576.0, criteria.rss_drift_pct);
       v.failures.push_back(buf);
     }
     v.rss[slot] = d;
@@ -411,6 +442,10 @@ json RssDriftJson(const RssDrift& d) {
   return {{"baseline_bytes", Opt(d.baseline_bytes)},
           {"max_bytes", Opt(d.max_bytes)},
           {"max_drift_pct", Round(d.max_drift_pct, 3)},
+          {"start_level_bytes", Opt(d.start_level_bytes)},
+          {"end_level_bytes", Opt(d.end_level_bytes)},
+          {"level_window", d.window},
+          {"drift_pct", Round(d.drift_pct, 3)},
           {"slope_bytes_per_s", Round(d.slope_bytes_per_s, 1)},
           {"samples_after_warmup", d.samples}};
 }

@@ -113,12 +113,20 @@ ValueVerdict ClassifyValue(const std::optional<std::string>& value, const std::s
 struct RssDrift {
   std::optional<uint64_t> baseline_bytes;  // first sample after the warm-up
   std::optional<uint64_t> max_bytes;       // largest sample after the warm-up
-  double max_drift_pct = 0;                // (max - baseline) / baseline * 100
-  double slope_bytes_per_s = 0;            // least squares over the samples after warm-up
-  size_t samples = 0;                      // after the warm-up
+  double max_drift_pct = 0;                // peak: (max - baseline) / baseline * 100
+  // The verdict's figure: the median of the last `window` samples over the
+  // median of the first `window` (0 when it shrank). A leak raises the level
+  // the run ends at; one sample's spike (a burst of queued frames, an arena
+  // not yet trimmed) raises only the peak.
+  double drift_pct = 0;
+  std::optional<uint64_t> start_level_bytes, end_level_bytes;
+  size_t window = 0;              // samples in each median: n / 4, 1 to 5
+  double slope_bytes_per_s = 0;   // least squares over the samples after warm-up
+  size_t samples = 0;             // after the warm-up
 };
 // One board's RSS after the warm-up. A restarted board (another pid) starts
-// a new baseline: drift counts from its first sample.
+// a new baseline: drift counts from its first sample, levels over its
+// samples only.
 RssDrift ComputeRssDrift(const std::vector<SoakSample>& samples, int slot);
 
 struct SoakCriteria {
@@ -138,7 +146,8 @@ struct SoakVerdict {
   bool pass = true;
   std::vector<std::string> failures;  // one reason per failed criterion
   std::map<int, RssDrift> rss;
-  double max_rss_drift_pct = 0;
+  double max_rss_drift_pct = 0;  // largest drift_pct of a board (the verdict's)
+  double max_rss_peak_pct = 0;   // largest max_drift_pct of a board
   uint64_t elections = 0, failovers = 0, panics = 0;
   bool requests_reported = false;  // some board reported "requests"
   uint64_t max_ids_seen = 0;
