@@ -104,6 +104,7 @@ Status Engine::Open() {
   auto bus = opts_.bus_factory ? opts_.bus_factory(std::move(bo)) : bus::Bus::Create(std::move(bo));
   if (!bus.ok()) return bus.status().WithContext("creating the bus");
   bus_ = std::move(bus).value();
+  transport_.Attach(bus_.get());
 
   StartThreads();  // the worker holds messages until rep_start returned
   BP_RETURN_IF_ERROR(bus_->Start(this).WithContext("starting the bus"));
@@ -113,6 +114,13 @@ Status Engine::Open() {
       std::to_string(c.boards.size()) + " slots, ack policy " + AckPolicyName(c.ack_policy) +
       ", seed " + std::to_string(seed_) + ")");
   return Status::Ok();
+}
+
+// Berkeley DB's transport callback: the engine is the environment's
+// app_private (ConfigureReplication); RepTransport does the work.
+int Engine::SendCallback(__db_env* env, const DBT* control, const DBT* rec, const DB_LSN* lsnp,
+                         int envid, uint32_t flags) {
+  return static_cast<Engine*>(env->app_private)->transport_.Send(control, rec, lsnp, envid, flags);
 }
 
 // Replication settings that must precede DB_ENV->open or rep_start

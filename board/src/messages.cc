@@ -143,7 +143,7 @@ void Engine::OnPeerUp(int slot) {
 void Engine::OnPeerDown(int slot) {
   peers_.OnLinkDown(slot);
   Emit(EventKind::kPeerDown, slot);
-  ResendRoutedTo(slot);
+  transport_.ResendRoutedTo(slot);
   roles_.OnPeerDown(slot);  // a dead master is known now: no heartbeat timeout
 }
 

@@ -157,6 +157,7 @@ nlohmann::json Engine::WritesJson() const {
 }
 
 nlohmann::json Engine::MessagesJson() const {
+  const RepTransport::Stats ts = transport_.stats();
   return {{"processed", msgs_processed_.load()},
           {"isperm", isperm_.load()},
           {"notperm", notperm_.load()},
@@ -164,7 +165,12 @@ nlohmann::json Engine::MessagesJson() const {
           {"dupmaster_ignored", dupmaster_ignored_.load()},
           {"errors", rep_errors_.load()},
           {"queued", rep_queue_.size()},
-          {"anywhere_routed", anywhere_routed_.load()}};
+          {"anywhere_routed", ts.anywhere_routed},
+          {"routed_kept", ts.routed_kept},
+          {"routed_max", RepTransport::kMaxRouted},
+          {"routed_evicted", ts.routed_evicted},
+          {"routed_resent", ts.routed_resent},
+          {"send_failed", ts.send_failed}};
 }
 
 nlohmann::json Engine::LogJson(const memenv::EnvStats& es) {

@@ -51,6 +51,7 @@
 #include "board/memory_gauge.h"
 #include "board/peers.h"
 #include "board/reinit_progress.h"
+#include "board/rep_transport.h"
 #include "board/request_ids.h"
 #include "board/role_machine.h"
 #include "board/work_queue.h"
@@ -109,7 +110,10 @@ struct EngineOptions {
 // configuration keys of its limits.
 nlohmann::json QueueJson(const QueueStats& q, std::vector<std::string> keys);
 
-class Engine : private bus::Handler, private RoleListener, private ForwardListener {
+class Engine : private bus::Handler,
+               private RoleListener,
+               private ForwardListener,
+               private TransportListener {
  public:
   // Opens the environment, starts the bus and the threads, and calls
   // rep_start(CLIENT). Returns once the board is a running client.
@@ -217,14 +221,14 @@ class Engine : private bus::Handler, private RoleListener, private ForwardListen
   void ApplyForwardHere(RequestId id, std::vector<memenv::BatchOp> ops,
                         std::function<void(WriteResult)> done) override;
 
-  // transport.cc
+  // The transport callback (rep_set_transport): RepTransport::Send.
   static int SendCallback(__db_env* env, const __db_dbt* control, const __db_dbt* rec,
                           const __db_lsn* lsnp, int envid, uint32_t flags);
-  int Send(const __db_dbt* control, const __db_dbt* rec, const __db_lsn* lsnp, int envid,
-           uint32_t flags);
-  int RouteAnywhere(int envid);
-  void RememberRouted(int dest, int fallback, const bus::OutFrame& frame);
-  void ResendRoutedTo(int dead_slot);
+  // TransportListener (rep_transport.h): lock-free reads of the role machine.
+  Role TransportRole() const override { return roles_.role(); }
+  uint32_t TransportGeneration() const override { return roles_.generation(); }
+  int TransportMaster() const override { return roles_.master(); }
+  void TransportLog(const std::string& line) override { Log(line); }
 
   // messages.cc (bus::Handler)
   void OnFrame(bus::InFrame&& frame) override;
@@ -309,6 +313,11 @@ class Engine : private bus::Handler, private RoleListener, private ForwardListen
   bus::FrameHeader header_;
   PeerTable peers_;
   Durability durability_;  // acks, written end, last PERM LSN, the writer's wait
+  // How replication messages leave (the send callback, ANYWHERE routing and
+  // re-sends); given the bus by Open. Its listener calls reach roles_, which
+  // is constructed later but only used once messages flow.
+  RepTransport transport_{opts_.config.chassis_id, opts_.self_slot, clock_, peers_, durability_,
+                          *this};
   EventLog events_;
 
   std::atomic<bool> stop_{false};
@@ -341,8 +350,6 @@ class Engine : private bus::Handler, private RoleListener, private ForwardListen
   // Counters.
   std::atomic<uint64_t> msgs_processed_{0}, acks_sent_{0};
   std::atomic<uint64_t> rep_errors_{0}, isperm_{0}, notperm_{0}, ignored_{0}, dupmaster_ignored_{0};
-  std::atomic<uint64_t> anywhere_routed_{0};
-  std::atomic<uint64_t> anywhere_next_{0};  // round-robin over in-sync replicas (RouteAnywhere)
   std::atomic<uint64_t> writes_{0}, writes_not_durable_{0}, duplicates_{0};
   std::atomic<uint64_t> throttled_{0};
   // Master: forwarded writes received from replicas, and those answered.
@@ -378,18 +385,6 @@ class Engine : private bus::Handler, private RoleListener, private ForwardListen
   std::mutex gauge_mu_;  // only for gauge_cv_ (the wait and the stop)
   std::condition_variable gauge_cv_;
   std::mutex log_mu_;
-
-  // Recent DB_REP_ANYWHERE requests routed to a replica instead of the
-  // master: if that replica dies before answering, they are re-sent to the
-  // master so a re-initialising board does not stall (transport.cc).
-  struct RoutedRequest {
-    int dest = 0;
-    int fallback = 0;
-    int64_t sent_us = 0;
-    bus::OutFrame frame;
-  };
-  std::mutex routed_mu_;
-  std::deque<RoutedRequest> routed_;
 
   // security.cc: the bus's security settings (Open), and the peer keys in
   // force (ReloadPeerKeys replaces them; status reads them).
