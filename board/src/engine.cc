@@ -177,7 +177,7 @@ void Engine::StartThreads() {
 void Engine::EventCallback(__db_env* env, uint32_t event, void* info) {
   auto* self = static_cast<Engine*>(env->app_private);
   if (!self) return;
-  if (event == DB_EVENT_REP_STARTUPDONE) self->reinit_ = false;
+  if (event == DB_EVENT_REP_STARTUPDONE) self->liveness_.OnStartupDone();
   self->roles_.OnBdbEvent(event, info);
   switch (event) {
     case DB_EVENT_REP_STARTUPDONE:
@@ -197,7 +197,7 @@ void Engine::EventCallback(__db_env* env, uint32_t event, void* info) {
 }
 
 // RoleListener: what the role machine asks of the engine.
-bus::Lsn Engine::TickerNextLsn() const { return {next_lsn_file_.load(), next_lsn_offset_.load()}; }
+bus::Lsn Engine::TickerNextLsn() const { return liveness_.next_lsn(); }
 
 void Engine::OnMastershipBegins(uint32_t gen) { durability_.BeginMastership(gen); }
 

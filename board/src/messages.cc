@@ -125,12 +125,12 @@ Status Engine::WritePoolFull() const {
 bool Engine::LocalReadsServable() const {
   const RoleView v = roles_.View();
   if (v.role == Role::kMaster) return true;
-  return v.role == Role::kClient && v.startup_done && !reinit_.load();
+  return v.role == Role::kClient && v.startup_done && !liveness_.reinit();
 }
 
 Status Engine::NotInSync() const {
   return Status::Unavailable("board " + std::to_string(opts_.self_slot) +
-                             (reinit_.load() ? " is re-initialising from its peers"
+                             (liveness_.reinit() ? " is re-initialising from its peers"
                                              : " is not in sync with a master yet") +
                              "; retry, or read at another board");
 }

@@ -32,7 +32,7 @@ bool Engine::AckPlausible(int sender, uint32_t gen, bus::Lsn lsn) {
   // log end as the ticker last read it (rep_stat), whichever is further. No
   // Berkeley DB call here: this is the bus thread, and an API call may wait
   // out a replication lockout.
-  const uint64_t ticker_end = Pack({next_lsn_file_.load(), next_lsn_offset_.load()});
+  const uint64_t ticker_end = Pack(liveness_.next_lsn());
   const RoleView v = roles_.View();
   AckCheckState s{v.role == Role::kMaster, v.gen,
                   Unpack(std::max(durability_.written_end(), ticker_end))};

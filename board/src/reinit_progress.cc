@@ -149,9 +149,9 @@ ReinitProgress ReinitTracker::Current(const ReinitInputs& in) const {
 // it: st_pagesize is the cache's default, not the databases'.) Published as
 // pages of the largest table's page size, which the tables share.
 void Engine::RefreshDbSize() {
-  const bool serving = roles_.role() == Role::kMaster || (startup_done() && !reinit_.load());
+  const bool serving = roles_.role() == Role::kMaster || (startup_done() && !liveness_.reinit());
   if (!serving) {
-    db_pages_ = 0;
+    liveness_.ClearDbSize();
     return;
   }
   const std::vector<memenv::Env::TablePages> tables = env_->OpenTablePages();
@@ -166,8 +166,7 @@ void Engine::RefreshDbSize() {
     }
   }
   if (page_size == 0) return;
-  db_pages_ = uint64_t((bytes + page_size - 1) / page_size);
-  page_size_ = page_size;
+  liveness_.SetDbSize(uint64_t((bytes + page_size - 1) / page_size), page_size);
 }
 
 nlohmann::json Engine::ReinitProgressJson() { return board::ReinitProgressJson(ReinitProgressNow()); }
@@ -182,7 +181,7 @@ ReinitProgress Engine::ReinitProgressNow() {
   for (const PeerView& p : peers_.Snapshot(now)) {
     if (!p.alive) continue;
     if (p.slot == master) {
-      const bus::Lsn mine{next_lsn_file_.load(), next_lsn_offset_.load()};
+      const bus::Lsn mine = liveness_.next_lsn();
       const bus::Lsn theirs = p.hb.next_lsn;
       in.log_lag_bytes = LagBytes(theirs, mine, file_bytes);
     }

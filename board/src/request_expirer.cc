@@ -30,7 +30,7 @@ void Engine::ExpirerLoop() {
     more = false;
     if (stop_.load() || !roles_.rep_started()) continue;
     const bool master = roles_.role() == Role::kMaster;
-    if (!master && (!startup_done() || reinit_.load())) continue;  // API locked out
+    if (!master && (!startup_done() || liveness_.reinit())) continue;  // API locked out
     const int64_t now = clock_.NowMicros();
     const uint32_t gen = roles_.generation();
     GatePass pass(roles_.api_gate());  // a role change waits for this pass (gate.h)

@@ -238,7 +238,7 @@ void Engine::ThrottleForLaggingReplicas() {
   bool counted = false;
   while (true) {
     int64_t now = clock_.NowMicros();
-    bus::Lsn mine{next_lsn_file_.load(), next_lsn_offset_.load()};
+    const bus::Lsn mine = liveness_.next_lsn();
     int64_t worst = 0;
     for (const PeerView& p : peers_.Snapshot(now)) {
       if (!p.alive || p.hb.reinit || p.hb.role != wire::Role::Client) continue;

@@ -50,11 +50,11 @@ nlohmann::json Engine::StatusJson() {
   j["master"] = v.master;
   j["generation"] = v.gen;
   j["startup_complete"] = v.startup_done;
-  j["reinit"] = reinit_.load();
+  j["reinit"] = liveness_.reinit();
   j["reinit_progress"] = ReinitProgressJson();
   j["ack_policy"] = AckPolicyName(opts_.config.ack_policy);
   j["confirmed_master"] = ConfirmedMaster(now);
-  const bus::Lsn next{next_lsn_file_.load(), next_lsn_offset_.load()};
+  const bus::Lsn next = liveness_.next_lsn();
   j["next_lsn"] = {next.file, next.offset};
   AddRepStatJson(now, &j);
   j["peers"] = PeersJson(now, next);

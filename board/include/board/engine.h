@@ -47,6 +47,7 @@
 #include "board/events.h"
 #include "board/forwarder.h"
 #include "board/frame_guard.h"
+#include "board/liveness.h"
 #include "board/gate.h"
 #include "board/memory_gauge.h"
 #include "board/peers.h"
@@ -262,10 +263,15 @@ class Engine : private bus::Handler,
   // events (engine.cc)
   static void EventCallback(__db_env* env, uint32_t event, void* info);
 
-  // liveness.cc
+  // ticker.cc
   void TickerLoop();
+  // rep_stat: this board's next LSN and re-init state (liveness_,
+  // reinit_tracker_), and on a replica the master and generation Berkeley
+  // DB follows (the role machine's).
   void RefreshRepState();
-  bool ConfirmedMaster(int64_t now_us) const;
+  bool ConfirmedMaster(int64_t now_us) const {
+    return liveness_.ConfirmedMaster(roles_.View(), now_us);
+  }
 
   // gauges.cc: the gauge thread measures this board's database size (for
   // its heartbeat) and cache use every kDbSizeEveryUs. Not on the ticker:
@@ -275,7 +281,7 @@ class Engine : private bus::Handler,
   void GaugeLoop();
   void RefreshDbSize();
   static constexpr int64_t kDbSizeEveryUs = 250'000;
-  // liveness.cc: the chassis memory view (memory_gauge.h), ticker only.
+  // ticker.cc: the chassis memory view (memory_gauge.h), ticker only.
   void RefreshMemory(int64_t now_us);
   void CheckCacheHoldsChassisData(int64_t now_us);
   // A board joins only if the master's data fits this share of its cache.
@@ -312,6 +318,8 @@ class Engine : private bus::Handler,
   std::unique_ptr<bus::Bus> bus_;
   bus::FrameHeader header_;
   PeerTable peers_;
+  // This board's heartbeat and master confirmation (liveness.h).
+  Liveness liveness_{opts_.config, opts_.self_slot, clock_, peers_};
   Durability durability_;  // acks, written end, last PERM LSN, the writer's wait
   // How replication messages leave (the send callback, ANYWHERE routing and
   // re-sends); given the bus by Open. Its listener calls reach roles_, which
@@ -339,13 +347,8 @@ class Engine : private bus::Handler,
   // The refusal of a write that finds write_queue_limit writes waiting.
   Status WritePoolFull() const;
 
-  // Replication state read by the ticker (rep_stat), for heartbeats/status.
-  std::atomic<uint32_t> next_lsn_file_{0}, next_lsn_offset_{0};
-  std::atomic<bool> reinit_{false};
+  // Re-init progress of this board, fed by the ticker's rep_stat.
   ReinitTracker reinit_tracker_;
-  std::atomic<uint64_t> db_pages_{0};  // written by the gauge thread, read by the ticker
-  std::atomic<uint32_t> page_size_{0};
-  std::atomic<uint64_t> heartbeat_seq_{0};
 
   // Counters.
   std::atomic<uint64_t> msgs_processed_{0}, acks_sent_{0};
