@@ -105,6 +105,10 @@ Status Engine::Open() {
   if (!bus.ok()) return bus.status().WithContext("creating the bus");
   bus_ = std::move(bus).value();
   transport_.Attach(bus_.get());
+  applier_.Attach(bus_.get(), [this](std::span<const uint8_t> control, std::span<const uint8_t> rec,
+                                     int sender, bus::Lsn* ret_lsn) {
+    return ProcessRepMessage(control, rec, sender, ret_lsn);
+  });
 
   StartThreads();  // the worker holds messages until rep_start returned
   BP_RETURN_IF_ERROR(bus_->Start(this).WithContext("starting the bus"));
@@ -164,8 +168,7 @@ Status Engine::ConfigureReplication(__db_env* env) {
 
 void Engine::StartThreads() {
   write_pool_.Start(opts_.config.write_threads);
-  worker_ = std::thread([this] { WorkerLoop(); });
-  serve_worker_ = std::thread([this] { ServeLoop(); });
+  applier_.Start();
   roles_.StartThread();
   ticker_ = std::thread([this] { TickerLoop(); });
   expirer_ = std::thread([this] { ExpirerLoop(); });
@@ -210,8 +213,7 @@ void Engine::Stop() {
   // Stop() sends simply return false (the env's last messages are dropped).
   if (bus_) bus_->Stop();
   roles_.WakeForStop();
-  rep_queue_.Close();
-  serve_queue_.Close();
+  applier_.Close();
   WakeTicker();
   {
     std::lock_guard<std::mutex> l(expirer_mu_);
@@ -221,8 +223,7 @@ void Engine::Stop() {
   gauge_cv_.notify_all();
   if (expirer_.joinable()) expirer_.join();
   if (gauge_.joinable()) gauge_.join();
-  if (worker_.joinable()) worker_.join();
-  if (serve_worker_.joinable()) serve_worker_.join();
+  applier_.Join();
   roles_.Join();
   if (ticker_.joinable()) ticker_.join();
   write_pool_.Stop();

@@ -47,6 +47,12 @@ bool PeerTable::IsAlive(int slot, int64_t now_us) const {
   return it != peers_.end() && AliveLocked(it->second, now_us);
 }
 
+bool PeerTable::IsConnected(int slot) const {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = peers_.find(slot);
+  return it != peers_.end() && it->second.connected;
+}
+
 int64_t PeerTable::LastHeartbeat(int slot) const {
   std::lock_guard<std::mutex> l(mu_);
   auto it = peers_.find(slot);

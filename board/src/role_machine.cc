@@ -194,7 +194,27 @@ void RoleMachine::WatchMaster(int64_t now) {
       last_master_seen_us_ = std::max(last_master_seen_us_.load(), peers_.LastHeartbeat(m));
       return;
     }
-    if (now - last_master_seen_us_.load() < timeout_us) return;
+    if (now - last_master_seen_us_.load() < timeout_us) {
+      reinit_silence_logged_ = false;
+      return;
+    }
+    if (listener_.ReinitInProgress() && peers_.IsConnected(m)) {
+      // Its heartbeats queue behind the pages it sends us on the same
+      // link, and an election here cannot help: Berkeley DB makes a board
+      // in internal init unelectable, and the election's apply lockout
+      // drops the pages arriving meanwhile. Seen: such an election, called
+      // after 62 ms of silence under load, left the init stalled at one
+      // page for over a minute. A dead master's link goes down
+      // (OnPeerDown); a silent one is the in-sync boards' to replace.
+      if (!reinit_silence_logged_) {
+        listener_.Log("master slot " + std::to_string(m) + " silent for " +
+                      std::to_string((now - last_master_seen_us_.load()) / 1000) +
+                      " ms while this board re-initialises from it over a live link: not calling "
+                      "an election");
+        reinit_silence_logged_ = true;
+      }
+      return;
+    }
     listener_.Log("master slot " + std::to_string(m) + " silent for " +
                   std::to_string((now - last_master_seen_us_.load()) / 1000) +
                   " ms: calling an election");

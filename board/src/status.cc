@@ -59,7 +59,7 @@ nlohmann::json Engine::StatusJson() {
   AddRepStatJson(now, &j);
   j["peers"] = PeersJson(now, next);
   j["acks"] = durability_.Stats();
-  j["acks"]["acks_sent"] = acks_sent_.load();
+  j["acks"]["acks_sent"] = applier_.stats().acks_sent;
   j["writes"] = WritesJson();
   j["elections"] = roles_.ElectionsJson();
   j["refused"] = guard_.RefusedJson();  // frame checks (frame_checks.h)
@@ -158,13 +158,14 @@ nlohmann::json Engine::WritesJson() const {
 
 nlohmann::json Engine::MessagesJson() const {
   const RepTransport::Stats ts = transport_.stats();
-  return {{"processed", msgs_processed_.load()},
-          {"isperm", isperm_.load()},
-          {"notperm", notperm_.load()},
-          {"ignored", ignored_.load()},
-          {"dupmaster_ignored", dupmaster_ignored_.load()},
-          {"errors", rep_errors_.load()},
-          {"queued", rep_queue_.size()},
+  const ReplicaApplier::Stats as = applier_.stats();
+  return {{"processed", as.processed},
+          {"isperm", as.isperm},
+          {"notperm", as.notperm},
+          {"ignored", as.ignored},
+          {"dupmaster_ignored", as.dupmaster_ignored},
+          {"errors", as.errors},
+          {"queued", as.rep.depth},
           {"anywhere_routed", ts.anywhere_routed},
           {"routed_kept", ts.routed_kept},
           {"routed_max", RepTransport::kMaxRouted},
@@ -224,8 +225,9 @@ nlohmann::json Engine::QueuesJson(const bus::BusCounters& bc) {
   delay.peak_depth = bc.delay_line_peak;
   delay.limits = {size_t(opts_.config.delay_line_frames), size_t(opts_.config.delay_line_mb) << 20};
   delay.refused = bc.delay_line_refused;
-  return {{"rep", QueueJson(rep_queue_.Stats(), {"rep_queue_frames", "rep_queue_mb"})},
-          {"serve", QueueJson(serve_queue_.Stats(), {"serve_queue_frames", "serve_queue_mb"})},
+  const ReplicaApplier::Stats as = applier_.stats();
+  return {{"rep", QueueJson(as.rep, {"rep_queue_frames", "rep_queue_mb"})},
+          {"serve", QueueJson(as.serve, {"serve_queue_frames", "serve_queue_mb"})},
           {"write_pool", QueueJson(write_pool_.Stats(), {"write_queue_limit", "write_queue_mb"})},
           {"delay_line", QueueJson(delay, {"delay_line_frames", "delay_line_mb"})}};
 }

@@ -370,8 +370,9 @@ int DurableWritesWhileReinit(LocalChassis& c, int m, int r, int* seen, double* w
 // by it) and the master sees the joining board as re-initialising. Then the
 // other replica is killed: the joining board is the only one that could
 // ack, so every write made while it is still in its page phase (its status
-// says so before and after the write) must be reported not durable, and the
-// joining board sends no ack meanwhile. Once it is in sync, its acks count
+// says it re-initialises before and after the write, and it sent no ack in
+// between) must be reported not durable: nothing but its ack could make it
+// durable. Once it is in sync, its acks count
 // again and a write is durable.
 TEST(Reinit, ReinitialisingBoardDoesNotCountTowardAcks) {
   LocalChassis c;
@@ -404,18 +405,21 @@ TEST(Reinit, ReinitialisingBoardDoesNotCountTowardAcks) {
     ASSERT_TRUE(w.status.ok()) << w.status.ToString();
     nlohmann::json after = c.Status(r);
     if (!Reinitialising(after)) break;  // it may have caught up meanwhile: not counted
+    // "reinit" stays true through the log phase that follows the pages
+    // (Berkeley DB keeps st_next_pg until STARTUPDONE), and there a board
+    // applies log records and acks them: an ack in the bracket means it
+    // had left its page phase, and such a write proves nothing here.
+    if (after["acks"]["acks_sent"] != before["acks"]["acks_sent"]) break;
     ++bracketed;
     EXPECT_FALSE(w.durable) << "a QUORUM write was reported durable while the only live replica, board "
-                            << r << ", was in its page phase";
-    EXPECT_EQ(after["acks"]["acks_sent"], before["acks"]["acks_sent"])
-        << "board " << r << " sent an ack while re-initialising";
+                            << r << ", was in its page phase and sent no ack";
   }
   std::cout << "[acks] with board " << other << " alive: " << durable << " durable writes, worst latency "
             << worst_ms << " ms, master saw board " << r << " reinit in " << seen_reinit_by_master
             << " polls; with board " << other << " dead: " << bracketed
             << " writes during the page phase" << std::endl;
-  ASSERT_GT(bracketed, 0) << "board " << r << " finished its init before a write was made with it the only "
-                          << "replica left; nothing was checked";
+  ASSERT_GT(bracketed, 0) << "board " << r << " left its page phase (or acked) before a write was made "
+                          << "with it the only replica left; nothing was checked";
   ASSERT_TRUE(LocalChassis::WaitUntil([&] { return InSync(c, r); }, kInitMs)) << c.Logs(r);
   double wall = SecondsSince(t0);
   // In sync, it acks: the refusals above were about the page phase.

@@ -38,6 +38,7 @@
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -52,6 +53,7 @@
 #include "board/memory_gauge.h"
 #include "board/peers.h"
 #include "board/reinit_progress.h"
+#include "board/replica_applier.h"
 #include "board/rep_transport.h"
 #include "board/request_ids.h"
 #include "board/role_machine.h"
@@ -114,7 +116,8 @@ nlohmann::json QueueJson(const QueueStats& q, std::vector<std::string> keys);
 class Engine : private bus::Handler,
                private RoleListener,
                private ForwardListener,
-               private TransportListener {
+               private TransportListener,
+               private ApplierListener {
  public:
   // Opens the environment, starts the bus and the threads, and calls
   // rep_start(CLIENT). Returns once the board is a running client.
@@ -215,6 +218,7 @@ class Engine : private bus::Handler,
   bus::Lsn TickerNextLsn() const override;
   void OnMastershipBegins(uint32_t gen) override;
   void AbortDurabilityWaits() override;
+  bool ReinitInProgress() const override { return liveness_.reinit(); }
   // ForwardListener (forwarder.h).
   int ForwardMaster() const override { return roles_.master(); }
   bool ForwardSelfIsMaster() const override { return roles_.role() == Role::kMaster; }
@@ -235,30 +239,19 @@ class Engine : private bus::Handler,
   void OnFrame(bus::InFrame&& frame) override;
   void OnPeerUp(int slot) override;
   void OnPeerDown(int slot) override;
-  void WorkerLoop();
-  // Returns the LSN acknowledged (trace::Pack), or 0 when it was not ISPERM.
-  uint64_t ProcessRepMessage(const bus::InFrame& frame, bool hold_ack = true);
-  // `hold_ack`: ISPERM may be held to acknowledge a run at once (rep worker
-  // only; held_ack_ belongs to it).
-  void HandleProcessResult(int ret, int sender, uint32_t frame_gen, const bus::Lsn& ret_lsn,
-                           bool hold_ack);
-  void ServeLoop();
-  void SendAck(int to, uint32_t gen, const bus::Lsn& lsn);
-  void FlushAck();
-
-  // The rep worker's ack not sent yet (rep worker only): while more
-  // replication messages wait in the queue, only the last ISPERM of the run
-  // is acknowledged (an ack covers every commit up to its LSN), bounded by
-  // kMaxHeldAcks so a steady stream still acknowledges.
-  struct HeldAck {
-    bool held = false;
-    int to = 0;
-    uint32_t gen = 0;
-    bus::Lsn lsn;
-    int covered = 0;  // ISPERMs this ack stands for
-  };
-  static constexpr int kMaxHeldAcks = 16;
-  HeldAck held_ack_;
+  // ApplierListener (replica_applier.h), messages.cc.
+  bool ApplierRepStarted() const override { return roles_.rep_started(); }
+  Gate& ApplierGate() override { return roles_.message_gate(); }
+  RoleView ApplierRoleView() const override { return roles_.View(); }
+  void ApplierAfterMessage() override { roles_.PromoteIfElected(); }
+  void ApplierHoldElection() override { roles_.RequestElection("HOLDELECTION"); }
+  void ApplierDupMaster(int sender, bool demote) override;
+  void ApplierPanicked() override { panicked_ = true; }
+  void ApplierAck(const bus::InFrame& ack) override;
+  void ApplierLog(const std::string& line) override { Log(line); }
+  // Berkeley DB's rep_process_message, for the applier (engine.cc).
+  int ProcessRepMessage(std::span<const uint8_t> control, std::span<const uint8_t> rec, int sender,
+                        bus::Lsn* ret_lsn);
 
   // events (engine.cc)
   static void EventCallback(__db_env* env, uint32_t event, void* info);
@@ -331,19 +324,8 @@ class Engine : private bus::Handler,
   std::atomic<bool> stop_{false};
   std::atomic<bool> panicked_{false};
 
-  // Replication messages, in arrival order, for the worker. Bounded by
-  // rep_queue_frames / rep_queue_mb: beyond, a message is dropped (counted;
-  // Berkeley DB re-requests what it misses).
-  WorkQueue<bus::InFrame> rep_queue_{
-      QueueLimits{opts_.config.rep_queue_frames, size_t(opts_.config.rep_queue_mb) << 20}};
-  // Requests any board may answer (DB_REP_ANYWHERE: log and page requests of
-  // a board catching up or re-initialising) have their own worker, so that
-  // serving pages never delays this board's acks of the master's commits.
-  // Bounded by serve_queue_frames / serve_queue_mb (dropped, re-requested).
-  WorkQueue<bus::InFrame> serve_queue_{
-      QueueLimits{opts_.config.serve_queue_frames, size_t(opts_.config.serve_queue_mb) << 20}};
-  // Bus receive thread: queues a replication frame, or drops and logs it.
-  void QueueRepFrame(WorkQueue<bus::InFrame>& q, const char* which, bus::InFrame&& in);
+  // The rep and serve workers and their bounded queues (replica_applier.h).
+  ReplicaApplier applier_{opts_.config, opts_.self_slot, clock_, *this};
   // The refusal of a write that finds write_queue_limit writes waiting.
   Status WritePoolFull() const;
 
@@ -351,8 +333,6 @@ class Engine : private bus::Handler,
   ReinitTracker reinit_tracker_;
 
   // Counters.
-  std::atomic<uint64_t> msgs_processed_{0}, acks_sent_{0};
-  std::atomic<uint64_t> rep_errors_{0}, isperm_{0}, notperm_{0}, ignored_{0}, dupmaster_ignored_{0};
   std::atomic<uint64_t> writes_{0}, writes_not_durable_{0}, duplicates_{0};
   std::atomic<uint64_t> throttled_{0};
   // Master: forwarded writes received from replicas, and those answered.
@@ -378,7 +358,7 @@ class Engine : private bus::Handler,
   ThreadPool write_pool_{
       QueueLimits{opts_.config.write_queue_limit, size_t(opts_.config.write_queue_mb) << 20}};
   static size_t OpsBytes(const std::vector<memenv::BatchOp>& ops);
-  std::thread worker_, serve_worker_, ticker_, expirer_, gauge_;
+  std::thread ticker_, expirer_, gauge_;
   // Exactly-once bookkeeping and memory admission (their headers say who
   // calls what on which thread).
   RequestIds request_ids_;

@@ -34,6 +34,8 @@ class PeerTable {
   void OnHeartbeat(int slot, const bus::HeartbeatInfo& hb, int64_t now_us);
 
   bool IsAlive(int slot, int64_t now_us) const;
+  // The bus link to `slot` is up (whatever its heartbeats say).
+  bool IsConnected(int slot) const;
   // When `slot`'s last heartbeat arrived (0 = never).
   int64_t LastHeartbeat(int slot) const;
   // Alive and not re-initialising (it can acknowledge soon).

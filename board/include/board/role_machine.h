@@ -86,6 +86,9 @@ class RoleListener {
   virtual void OnMastershipBegins(uint32_t gen) = 0;
   // Stepping down: committers waiting for acks return now, new waits at once.
   virtual void AbortDurabilityWaits() = 0;
+  // This board's internal init is copying from its master (liveness.h):
+  // any thread, lock-free.
+  virtual bool ReinitInProgress() const = 0;
 };
 
 class RoleMachine {
@@ -216,6 +219,9 @@ class RoleMachine {
   std::atomic<bool> in_election_{false};     // election thread
   std::atomic<int64_t> next_election_us_{0};
   std::atomic<int64_t> last_master_seen_us_{0};
+  // Ticker only: the "silent while re-initialising" line was logged for the
+  // current silence (one line an episode).
+  bool reinit_silence_logged_ = false;
   // This process held the data once: in sync with a master, or master.
   std::atomic<bool> ever_synced_{false};
   // SIGTERM: no more elections on this board (main thread).
