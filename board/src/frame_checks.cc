@@ -58,6 +58,25 @@ bool ParseRepControl(std::span<const uint8_t> control, RepControl* out) {
   return true;
 }
 
+std::vector<uint8_t> EncodeRepControl(const RepControl& c) {
+  std::vector<uint8_t> out;
+  out.reserve(kRepControlBytes);
+  for (uint32_t v : {c.rep_version, c.log_version, c.lsn_file, c.lsn_offset, c.rectype, c.gen,
+                     c.msg_sec, c.msg_nsec, c.flags}) {
+    for (int shift = 24; shift >= 0; shift -= 8) out.push_back(uint8_t(v >> shift));
+  }
+  return out;
+}
+
+std::vector<uint8_t> RerequestControl(uint32_t gen) {
+  RepControl c;
+  c.rep_version = kRepVersion53;
+  c.log_version = kLogVersion53;
+  c.rectype = kRepRerequest;
+  c.gen = gen;
+  return EncodeRepControl(c);
+}
+
 Refusal CheckRepControl(bool has_control, std::span<const uint8_t> control, size_t rec_size,
                         const RepControlSettings& settings, RepControl* parsed) {
   if (!has_control) return Refusal::kControlMissing;

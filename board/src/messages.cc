@@ -18,6 +18,7 @@
 
 #include "board/commit_trace.h"
 #include "board/engine.h"
+#include "board/frame_checks.h"
 
 namespace bp::board {
 
@@ -126,6 +127,19 @@ void Engine::OnPeerDown(int slot) {
   Emit(EventKind::kPeerDown, slot);
   transport_.ResendRoutedTo(slot);
   roles_.OnPeerDown(slot);  // a dead master is known now: no heartbeat timeout
+}
+
+// A replica that served our re-init or catch-up died with requests of ours
+// unanswered. A live peer that cannot serve a request answers REP_REREQUEST
+// and Berkeley DB asks the master for everything it still waits for (the
+// whole rest of the file's pages, or of the log); a dead one cannot, so the
+// same message is queued here on its behalf, in order with the stream.
+void Engine::TransportRerequest(int dead_slot) {
+  const RoleView v = roles_.View();
+  if (v.role != Role::kClient || v.gen == 0) return;
+  bus::OutFrame out = bus::BuildRepMsg({opts_.config.chassis_id, dead_slot},
+                                       RerequestControl(v.gen), {}, {0, 0}, 0, v.gen);
+  applier_.QueueRep(bus::InFrame::FromOutFrame(out, opts_.config.chassis_id, clock_.NowMicros()));
 }
 
 void Engine::ApplierDupMaster(int sender, bool demote) {

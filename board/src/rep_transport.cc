@@ -40,15 +40,26 @@ int RepTransport::RouteAnywhere(int envid) {
   return clients[anywhere_next_.fetch_add(1) % clients.size()];
 }
 
-void RepTransport::RememberRouted(int dest, int fallback, const bus::OutFrame& frame) {
+void RepTransport::RememberRoutedLocked(int dest, int fallback, const bus::OutFrame& frame) {
   const int64_t now = clock_.NowMicros();
-  std::lock_guard<std::mutex> l(routed_mu_);
   routed_.push_back({dest, fallback, now, frame});
   while (!routed_.empty() && now - routed_.front().sent_us > kRoutedKeepUs) routed_.pop_front();
   while (routed_.size() > kMaxRouted) {
     routed_.pop_front();
     ++routed_evicted_;
   }
+}
+
+bool RepTransport::SendAnywhere(int envid, const bus::OutFrame& frame) {
+  std::lock_guard<std::mutex> l(routed_mu_);
+  const int dest = RouteAnywhere(envid);
+  if (dest == envid) return bus_->Send(envid, frame);
+  if (bus_->Send(dest, frame)) {
+    RememberRoutedLocked(dest, envid, frame);
+    return true;
+  }
+  ++reroute_failed_;  // the replica's link is gone already: ask where Berkeley DB said
+  return bus_->Send(envid, frame);
 }
 
 void RepTransport::ResendRoutedTo(int dead_slot) {
@@ -72,9 +83,12 @@ void RepTransport::ResendRoutedTo(int dead_slot) {
     if (to > 0 && to != dead_slot && bus_->Send(to, r.frame)) ++resent;
   }
   routed_resent_ += resent;
+  ++rerequests_;
+  host_.TransportRerequest(dead_slot);
   host_.TransportLog("re-sent " + std::to_string(resent) + " of " + std::to_string(again.size()) +
                      " requests that slot " + std::to_string(dead_slot) +
-                     " had not answered, to slot " + std::to_string(master));
+                     " had not answered, to slot " + std::to_string(master) +
+                     ", and re-requested the rest there");
 }
 
 // Before the send: the replica's ack may arrive before Send returns.
@@ -91,10 +105,8 @@ void RepTransport::NoteSentOnMaster(const DBT* control, const DBT* rec, bus::Lsn
 int RepTransport::Send(const DBT* control, const DBT* rec, const DB_LSN* lsnp, int envid,
                        uint32_t flags) {
   const int64_t send_us = trace::Enabled() ? trace::NowMicros() : 0;
-  int dest = envid;
-  if ((flags & DB_REP_ANYWHERE) && !(flags & DB_REP_REREQUEST) && envid != DB_EID_BROADCAST) {
-    dest = RouteAnywhere(envid);
-  }
+  const bool anywhere =
+      (flags & DB_REP_ANYWHERE) && !(flags & DB_REP_REREQUEST) && envid != DB_EID_BROADCAST;
   const bus::Lsn lsn{lsnp ? lsnp->file : 0, lsnp ? lsnp->offset : 0};
   const bool master = host_.TransportRole() == Role::kMaster;
   if (master && lsnp) NoteSentOnMaster(control, rec, lsn);
@@ -102,9 +114,11 @@ int RepTransport::Send(const DBT* control, const DBT* rec, const DB_LSN* lsnp, i
       header_, {static_cast<const uint8_t*>(control->data), control->size},
       {static_cast<const uint8_t*>(rec ? rec->data : nullptr), rec ? rec->size : 0}, lsn, flags,
       host_.TransportGeneration());
-  const bool sent = bus_ && bus_->Send(dest == DB_EID_BROADCAST ? bus::kBroadcast : dest, frame);
+  const bool sent = bus_ && (anywhere ? SendAnywhere(envid, frame)
+                                     : bus_->Send(envid == DB_EID_BROADCAST ? bus::kBroadcast
+                                                                            : envid,
+                                                  frame));
   if (!sent) ++send_failed_;
-  if (dest != envid) RememberRouted(dest, envid, frame);
 
   if (!(flags & DB_REP_PERMANENT) || !master) {
     return sent ? 0 : DB_REP_UNAVAIL;  // counted by Berkeley DB, then ignored
@@ -129,6 +143,8 @@ RepTransport::Stats RepTransport::stats() const {
   s.anywhere_routed = anywhere_routed_.load();
   s.routed_evicted = routed_evicted_.load();
   s.routed_resent = routed_resent_.load();
+  s.rerequests = rerequests_.load();
+  s.reroute_failed = reroute_failed_.load();
   s.send_failed = send_failed_.load();
   std::lock_guard<std::mutex> l(routed_mu_);
   s.routed_kept = routed_.size();

@@ -171,6 +171,8 @@ nlohmann::json Engine::MessagesJson() const {
           {"routed_max", RepTransport::kMaxRouted},
           {"routed_evicted", ts.routed_evicted},
           {"routed_resent", ts.routed_resent},
+          {"rerequests", ts.rerequests},
+          {"reroute_failed", ts.reroute_failed},
           {"send_failed", ts.send_failed}};
 }
 

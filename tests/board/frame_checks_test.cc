@@ -276,5 +276,22 @@ TEST(FrameGuard, DigestSurvivesTheWire) {
   for (size_t i = 0; i < kDigestGroups; ++i) EXPECT_EQ(back.config_digest_groups[i], guard.digest().groups[i]);
 }
 
+TEST(RepControlCodec, ARerequestRoundTripsAndPassesTheChecks) {
+  std::vector<uint8_t> control = RerequestControl(42);
+  ASSERT_EQ(control.size(), kRepControlBytes);
+  RepControl c;
+  ASSERT_TRUE(ParseRepControl(control, &c));
+  EXPECT_EQ(c.rep_version, kRepVersion53);
+  EXPECT_EQ(c.log_version, kLogVersion53);
+  EXPECT_EQ(c.rectype, kRepRerequest);
+  EXPECT_EQ(c.gen, 42u);
+  EXPECT_EQ(c.flags, 0u);
+  EXPECT_EQ(CheckRepControl(true, control, 0, RepControlSettings{}, nullptr), Refusal::kNone);
+  // Big-endian, as __rep_control_marshal writes it.
+  EXPECT_EQ(control[3], kRepVersion53);
+  EXPECT_EQ(control[19], kRepRerequest);
+  EXPECT_EQ(EncodeRepControl(c), control);
+}
+
 }  // namespace
 }  // namespace bp::board

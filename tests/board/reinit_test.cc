@@ -105,6 +105,8 @@ double ReportInit(const char* test, LocalChassis& c, int slot, double mb, double
   std::cout << ", pages_received " << Counter(st, "rep", "pages_received") << ", pages_requested "
             << Counter(st, "rep", "pages_requested") << ", log_records " << Counter(st, "rep", "log_records")
             << ", anywhere_routed " << Counter(st, "messages", "anywhere_routed")
+            << ", routed_resent " << Counter(st, "messages", "routed_resent") << ", rerequests "
+            << Counter(st, "messages", "rerequests")
             << ", init_done event " << (done >= 0 ? "yes" : "no") << ", reinit_started event "
             << (started >= 0 ? "yes" : "no") << std::endl;
   return init_s;

@@ -11,6 +11,7 @@
 #include <db.h>
 #include <gtest/gtest.h>
 
+#include <set>
 #include <vector>
 
 #include "board/perm_outcome.h"
@@ -28,11 +29,12 @@ class RecordingBus final : public bus::Bus {
  public:
   std::vector<SentFrame> sent;
   bool refuse = false;
+  std::set<int> refuse_slots;  // links that are gone
 
   Status Start(bus::Handler*) override { return Status::Ok(); }
   void Stop() override {}
   bool Send(int slot, const bus::OutFrame& frame) override {
-    if (refuse) return false;
+    if (refuse || refuse_slots.count(slot)) return false;
     const wire::RepMsg* m = wire::GetFrame(frame.data())->body_as_RepMsg();
     EXPECT_NE(m, nullptr);
     if (!m) return false;
@@ -58,10 +60,12 @@ class FakeRoles final : public TransportListener {
   uint32_t gen = 7;
   int master = 1;
   std::vector<std::string> logs;
+  std::vector<int> rerequests;
   Role TransportRole() const override { return role; }
   uint32_t TransportGeneration() const override { return gen; }
   int TransportMaster() const override { return master; }
   void TransportLog(const std::string& line) override { logs.push_back(line); }
+  void TransportRerequest(int dead_slot) override { rerequests.push_back(dead_slot); }
 };
 
 ChassisConfig ThreeBoards() {
@@ -168,9 +172,26 @@ TEST_F(RepTransportTest, RequestsOfADeadReplicaAreResentToTheMasterOnce) {
   EXPECT_EQ(transport_.stats().routed_kept, 2u);  // slot 3's
   ASSERT_EQ(roles_.logs.size(), 1u);
   EXPECT_NE(roles_.logs[0].find("slot 2"), std::string::npos) << roles_.logs[0];
+  // ... and Berkeley DB is made to re-request the rest of its range there.
+  EXPECT_EQ(roles_.rerequests, std::vector<int>{2});
+  EXPECT_EQ(transport_.stats().rerequests, 1u);
   bus_.sent.clear();
   transport_.ResendRoutedTo(2);  // nothing left for slot 2
   EXPECT_TRUE(bus_.sent.empty());
+  EXPECT_EQ(roles_.rerequests.size(), 1u);  // and nothing to re-request
+}
+
+TEST_F(RepTransportTest, ARequestTheReplicasLinkRefusesGoesWhereBerkeleyDbSaid) {
+  // The peer table still has slot 2 in sync, but its link is gone: the
+  // request goes to the master at once and is not left for a re-send.
+  roles_.role = Role::kClient;
+  HearInSync(2);
+  bus_.refuse_slots.insert(2);
+  ASSERT_EQ(SendOne(DB_REP_ANYWHERE, 1), 0);
+  ASSERT_EQ(bus_.sent.size(), 1u);
+  EXPECT_EQ(bus_.sent[0].slot, 1);
+  EXPECT_EQ(transport_.stats().reroute_failed, 1u);
+  EXPECT_EQ(transport_.stats().routed_kept, 0u);
 }
 
 TEST_F(RepTransportTest, ResentRequestsGoWhereBerkeleyDbSaidWithoutAMaster) {

@@ -71,7 +71,7 @@ class FakeEngine final : public ApplierListener {
   Gate gate;
   std::atomic<int> elections{0}, panics{0}, after_message{0};
   std::vector<std::pair<int, bool>> dupmasters;  // rep worker only, read after Close/Join
-  std::vector<uint32_t> acks_taken;
+  std::vector<uint32_t> acks_taken;  // guarded by log_mu
   std::mutex log_mu;
   std::vector<std::string> logs;
 
@@ -83,7 +83,12 @@ class FakeEngine final : public ApplierListener {
   void ApplierDupMaster(int sender, bool demote) override { dupmasters.push_back({sender, demote}); }
   void ApplierPanicked() override { ++panics; }
   void ApplierAck(const bus::InFrame& ack) override {
+    std::lock_guard<std::mutex> l(log_mu);
     acks_taken.push_back(ack.frame()->body_as_Ack()->lsn_offset());
+  }
+  size_t AcksTaken() {
+    std::lock_guard<std::mutex> l(log_mu);
+    return acks_taken.size();
   }
   void ApplierLog(const std::string& line) override {
     std::lock_guard<std::mutex> l(log_mu);
@@ -250,6 +255,8 @@ TEST_F(ReplicaApplierTest, LeaseAcksAreTakenInOrderWithTheStream) {
         bus::BuildAck({kChassis, 2}, 7, {1, i}), kChassis, 1)));
   }
   ASSERT_TRUE(WaitProcessed(1));
+  // The acks follow the message in the queue; Close drops what is queued.
+  for (int i = 0; i < 5000 && engine_.AcksTaken() < 3; ++i) std::this_thread::sleep_for(milliseconds(1));
   applier_->Close();
   applier_->Join();
   EXPECT_EQ(engine_.acks_taken, (std::vector<uint32_t>{10, 11, 12}));

@@ -234,6 +234,7 @@ class Engine : private bus::Handler,
   uint32_t TransportGeneration() const override { return roles_.generation(); }
   int TransportMaster() const override { return roles_.master(); }
   void TransportLog(const std::string& line) override { Log(line); }
+  void TransportRerequest(int dead_slot) override;  // messages.cc
 
   // messages.cc (bus::Handler)
   void OnFrame(bus::InFrame&& frame) override;

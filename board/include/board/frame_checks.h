@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <vector>
 
 #include "bus/frames.h"
 
@@ -75,6 +76,13 @@ constexpr uint32_t kRepCtlLease = 0x10;    // REPCTL_LEASE
 
 // Decodes the first kRepControlBytes of `control`; false when shorter.
 bool ParseRepControl(std::span<const uint8_t> control, RepControl* out);
+// The inverse (__rep_control_marshal's layout: nine big-endian words).
+std::vector<uint8_t> EncodeRepControl(const RepControl& c);
+constexpr uint32_t kRepRerequest = 23;     // REP_REREQUEST
+// The control of a REP_REREQUEST at generation `gen`: what a peer that
+// cannot serve a request answers, and Berkeley DB then asks again at the
+// master for what it waits for (rep_record.c, __rep_resend_req).
+std::vector<uint8_t> RerequestControl(uint32_t gen);
 
 struct RepControlSettings {
   bool leases = false;  // this board runs master leases (DB_REP_CONF_LEASE)

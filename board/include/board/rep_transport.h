@@ -51,6 +51,11 @@ class TransportListener {
   virtual uint32_t TransportGeneration() const = 0;
   virtual int TransportMaster() const = 0;  // -1 = none known
   virtual void TransportLog(const std::string& line) = 0;
+  // `dead_slot` died with requests of ours unanswered: have Berkeley DB ask
+  // again at the master what it was waiting for (the REP_REREQUEST a peer
+  // that cannot serve a request sends back, sent on the dead peer's
+  // behalf). The bus receive thread; must not block.
+  virtual void TransportRerequest(int dead_slot) = 0;
 };
 
 class RepTransport {
@@ -65,6 +70,8 @@ class RepTransport {
     uint64_t routed_kept = 0;      // of those, kept now for a re-send
     uint64_t routed_evicted = 0;   // dropped from the record by kMaxRouted
     uint64_t routed_resent = 0;    // re-sent after their replica died
+  uint64_t rerequests = 0;       // TransportRerequest calls
+  uint64_t reroute_failed = 0;   // a replica's link refused: sent to the master
     uint64_t send_failed = 0;      // the bus refused the frame (counted by BDB too)
   };
 
@@ -84,7 +91,11 @@ class RepTransport {
 
   // `dead_slot`'s link went down: the requests routed to it in the last
   // kRoutedKeepUs go to the master (or, without one, to where Berkeley DB
-  // addressed them). Berkeley DB ignores pages and records it already has.
+  // addressed them; Berkeley DB ignores pages and records it already has),
+  // and the listener has Berkeley DB re-request the rest of its range
+  // (TransportRerequest): a copy of an old request is answered with pages
+  // the board already holds, whose REP_PAGE_MORE it ignores, and an init
+  // whose stream stopped so asks one page per rep_flush (seen: 19 pages/s).
   void ResendRoutedTo(int dead_slot);
 
   Stats stats() const;
@@ -100,7 +111,11 @@ class RepTransport {
   // An in-sync replica for an ANYWHERE request, rotating per request; the
   // envid Berkeley DB gave when no replica is in sync.
   int RouteAnywhere(int envid);
-  void RememberRouted(int dest, int fallback, const bus::OutFrame& frame);
+  // An ANYWHERE request: routed, sent and remembered under routed_mu_, so
+  // ResendRoutedTo (after the peer table marked the replica down) cannot
+  // run between the send and the record and miss it. Returns the send.
+  bool SendAnywhere(int envid, const bus::OutFrame& frame);
+  void RememberRoutedLocked(int dest, int fallback, const bus::OutFrame& frame);
   // Master only: how far the log was sent (the last LSN of a bulk buffer).
   void NoteSentOnMaster(const __db_dbt* control, const __db_dbt* rec, bus::Lsn lsn);
 
@@ -115,6 +130,7 @@ class RepTransport {
 
   std::atomic<uint64_t> anywhere_next_{0};  // round-robin position
   std::atomic<uint64_t> anywhere_routed_{0}, routed_evicted_{0}, routed_resent_{0};
+  std::atomic<uint64_t> rerequests_{0}, reroute_failed_{0};
   std::atomic<uint64_t> send_failed_{0};
 
   mutable std::mutex routed_mu_;
