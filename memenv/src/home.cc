@@ -1,5 +1,9 @@
 #include "home.h"
 
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -10,10 +14,49 @@ namespace bp::memenv {
 
 namespace fs = std::filesystem;
 
+namespace {
+
+constexpr char kPrefix[] = "bp-memenv-";
+
+// The pid in "bp-memenv-<pid>-XXXXXX", or 0.
+pid_t PidOfHome(const std::string& name) {
+  const size_t n = sizeof kPrefix - 1;
+  if (name.compare(0, n, kPrefix) != 0) return 0;
+  const size_t dash = name.find('-', n);
+  if (dash == std::string::npos || dash == n || dash - n > 10) return 0;
+  pid_t pid = 0;
+  for (size_t i = n; i < dash; ++i) {
+    if (name[i] < '0' || name[i] > '9') return 0;
+    pid = pid * 10 + (name[i] - '0');
+  }
+  return pid;
+}
+
+}  // namespace
+
+size_t SweepDeadHomes(const std::string& dir) {
+  size_t removed = 0;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const pid_t pid = PidOfHome(it->path().filename().string());
+    if (pid <= 0 || pid == getpid()) continue;
+    if (kill(pid, 0) == 0 || errno != ESRCH) continue;  // alive, or not ours to judge
+    struct stat st;
+    if (lstat(it->path().c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != getuid()) {
+      continue;
+    }
+    std::error_code rm;
+    fs::remove_all(it->path(), rm);
+    if (!rm) ++removed;
+  }
+  return removed;
+}
+
 Result<std::string> MakeTempHome() {
   const char* tmp = std::getenv("TMPDIR");
-  std::string pattern =
-      std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/bp-memenv-XXXXXX";
+  const std::string dir = tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
+  SweepDeadHomes(dir);
+  std::string pattern = dir + "/" + kPrefix + std::to_string(getpid()) + "-XXXXXX";
   if (mkdtemp(pattern.data()) == nullptr) {
     return Status::Internal("mkdtemp(" + pattern + "): " + std::strerror(errno) +
                             " (set EnvOptions.home to an empty directory, or fix $TMPDIR)");
