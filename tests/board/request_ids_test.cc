@@ -34,9 +34,12 @@ class RequestIdsTest : public ::testing::Test {
     reqs_ = *t;
   }
 
+  // The same id for the same n: the issue time is fixed at set-up (ids
+  // carry it; taking the clock per call made the retry of id 3 a new id
+  // whenever the millisecond turned between the two calls).
   RequestId Id(uint64_t n) {
     RequestId id;
-    MakeRequestId(uint64_t(NowMs()), n, n * 7 + 1, &id.hi, &id.lo);
+    MakeRequestId(uint64_t(issued_ms_), n, n * 7 + 1, &id.hi, &id.lo);
     return id;
   }
 
@@ -53,6 +56,7 @@ class RequestIdsTest : public ::testing::Test {
     return claim;
   }
 
+  const int64_t issued_ms_ = NowMs();
   std::unique_ptr<memenv::Env> env_;
   memenv::Table* reqs_ = nullptr;
 };
