@@ -43,11 +43,11 @@ void Engine::OnFrame(bus::InFrame&& in) {
         applier_.QueueRep(std::move(in));
         break;
       }
-      const auto* a = f->body_as_Ack();
-      if (trace::Enabled()) trace::Ack(sender, trace::Pack(a->lsn_file(), a->lsn_offset()), in.received_us());
-      if (AckPlausible(sender, a->gen(), {a->lsn_file(), a->lsn_offset()})) {
-        durability_.OnAck(sender, a->gen(), {a->lsn_file(), a->lsn_offset()});
+      if (trace::Enabled()) {
+        const auto* a = f->body_as_Ack();
+        trace::Ack(sender, trace::Pack(a->lsn_file(), a->lsn_offset()), in.received_us());
       }
+      ApplierAck(in);  // the same check and count as the in-order path
       break;
     }
     case wire::Body::Heartbeat:
@@ -147,6 +147,8 @@ void Engine::ApplierDupMaster(int sender, bool demote) {
   if (demote) roles_.RequestDemote("DUPMASTER");
 }
 
+// An ack, inline on the bus thread, or in order on the rep worker with
+// leases: counted only when plausible (refusals.cc).
 void Engine::ApplierAck(const bus::InFrame& in) {
   const wire::Ack* a = in.frame()->body_as_Ack();
   if (a && AckPlausible(in.sender(), a->gen(), {a->lsn_file(), a->lsn_offset()})) {

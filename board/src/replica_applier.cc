@@ -132,7 +132,7 @@ void ReplicaApplier::OnResult(int ret, int sender, uint32_t frame_gen, const bus
       return;
     case DB_REP_ISPERM: {
       ++isperm_;
-      const int m = host_.ApplierRoleView().master;
+      const int m = host_.ApplierMaster();
       const int to = (m > 0 && m != self_slot_) ? m : sender;
       if (!hold_ack) {  // the serve worker: held_ack_ is not its own
         SendAck(to, frame_gen, lsn);

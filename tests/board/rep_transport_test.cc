@@ -16,6 +16,8 @@
 
 #include "board/perm_outcome.h"
 
+#include "fake_bus.h"
+
 namespace bp::board {
 namespace {
 
@@ -25,14 +27,12 @@ struct SentFrame {
 };
 
 // The bus seam: records every Send, refuses when told to.
-class RecordingBus final : public bus::Bus {
+class RecordingBus final : public fakes::FakeBus {
  public:
   std::vector<SentFrame> sent;
   bool refuse = false;
   std::set<int> refuse_slots;  // links that are gone
 
-  Status Start(bus::Handler*) override { return Status::Ok(); }
-  void Stop() override {}
   bool Send(int slot, const bus::OutFrame& frame) override {
     if (refuse || refuse_slots.count(slot)) return false;
     const wire::RepMsg* m = wire::GetFrame(frame.data())->body_as_RepMsg();
@@ -41,17 +41,6 @@ class RecordingBus final : public bus::Bus {
     sent.push_back({slot, m->flags(), m->gen(), m->lsn_file(), m->lsn_offset()});
     return true;
   }
-  Status AddPeer(const bus::SlotAddress&) override { return Status::Ok(); }
-  Status RemovePeer(int) override { return Status::Ok(); }
-  Status SetLinkFault(int, const bus::LinkFault&) override { return Status::Ok(); }
-  bool IsConnected(int) const override { return true; }
-  std::vector<bus::LinkStats> Links() const override { return {}; }
-  bus::BusCounters Counters() const override { return {}; }
-  bus::ZapAuthenticator::Stats ZapStats() const override { return {}; }
-  const bus::BusOptions& options() const override { return opts_; }
-
- private:
-  bus::BusOptions opts_;
 };
 
 class FakeRoles final : public TransportListener {

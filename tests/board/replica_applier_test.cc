@@ -16,6 +16,8 @@
 #include <mutex>
 #include <vector>
 
+#include "fake_bus.h"
+
 namespace bp::board {
 namespace {
 
@@ -27,10 +29,8 @@ struct SentAck {
 };
 
 // The bus seam: records the acks it is asked to send.
-class AckBus final : public bus::Bus {
+class AckBus final : public fakes::FakeBus {
  public:
-  Status Start(bus::Handler*) override { return Status::Ok(); }
-  void Stop() override {}
   bool Send(int slot, const bus::OutFrame& frame) override {
     const wire::Ack* a = wire::GetFrame(frame.data())->body_as_Ack();
     EXPECT_NE(a, nullptr);
@@ -39,14 +39,6 @@ class AckBus final : public bus::Bus {
     cv_.notify_all();
     return a != nullptr;
   }
-  Status AddPeer(const bus::SlotAddress&) override { return Status::Ok(); }
-  Status RemovePeer(int) override { return Status::Ok(); }
-  Status SetLinkFault(int, const bus::LinkFault&) override { return Status::Ok(); }
-  bool IsConnected(int) const override { return true; }
-  std::vector<bus::LinkStats> Links() const override { return {}; }
-  bus::BusCounters Counters() const override { return {}; }
-  bus::ZapAuthenticator::Stats ZapStats() const override { return {}; }
-  const bus::BusOptions& options() const override { return opts_; }
 
   std::vector<SentAck> acks() const {
     std::lock_guard<std::mutex> l(mu_);
@@ -58,7 +50,6 @@ class AckBus final : public bus::Bus {
   }
 
  private:
-  bus::BusOptions opts_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::vector<SentAck> acks_;
@@ -77,6 +68,7 @@ class FakeEngine final : public ApplierListener {
 
   bool ApplierRepStarted() const override { return started.load(); }
   Gate& ApplierGate() override { return gate; }
+  int ApplierMaster() const override { return view.master; }
   RoleView ApplierRoleView() const override { return view; }
   void ApplierAfterMessage() override { ++after_message; }
   void ApplierHoldElection() override { ++elections; }

@@ -243,6 +243,7 @@ class Engine : private bus::Handler,
   // ApplierListener (replica_applier.h), messages.cc.
   bool ApplierRepStarted() const override { return roles_.rep_started(); }
   Gate& ApplierGate() override { return roles_.message_gate(); }
+  int ApplierMaster() const override { return roles_.master(); }
   RoleView ApplierRoleView() const override { return roles_.View(); }
   void ApplierAfterMessage() override { roles_.PromoteIfElected(); }
   void ApplierHoldElection() override { roles_.RequestElection("HOLDELECTION"); }

@@ -49,6 +49,9 @@ class ApplierListener {
   virtual ~ApplierListener() = default;
   virtual bool ApplierRepStarted() const = 0;  // rep_process_message before rep_start is EINVAL
   virtual Gate& ApplierGate() = 0;             // passed around every rep_process_message
+  // Where acks go, on every ISPERM: a lock-free read (-1 = none known).
+  virtual int ApplierMaster() const = 0;
+  // One snapshot of the role (DUPMASTER only: it takes the view's lock).
   virtual RoleView ApplierRoleView() const = 0;
   // Rep worker, after each message, outside rep_process_message.
   virtual void ApplierAfterMessage() = 0;
