@@ -157,7 +157,7 @@ void CommitLoop(benchmark::State& state, Fixture* f) {
   uint64_t i = 0, not_durable = 0;
   for (auto _ : state) {
     auto t0 = std::chrono::steady_clock::now();
-    board::WriteResult r = f->master->Write(OnePut(i++), {});
+    board::WriteResult r = f->master->service().Write(OnePut(i++), {});
     lat.Add(std::chrono::steady_clock::now() - t0);
     if (!r.status.ok()) {
       state.SkipWithError(r.status.ToString().c_str());
@@ -203,7 +203,7 @@ void ThroughputLoop(benchmark::State& state, Fixture* f, int writers, int64_t ru
       threads.emplace_back([&, w] {
         for (uint64_t i = uint64_t(w) << 40; !stop.load(); ++i) {
           auto s = std::chrono::steady_clock::now();
-          board::WriteResult r = f->master->Write(OnePut(i), {});
+          board::WriteResult r = f->master->service().Write(OnePut(i), {});
           lats[size_t(w)].Add(std::chrono::steady_clock::now() - s);
           if (r.status.ok()) {
             ++commits;

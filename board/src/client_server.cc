@@ -336,7 +336,7 @@ void ClientServer::Handle(const std::string& identity, const uint8_t* data, size
     case wire::ClientOp::Write: {
       std::vector<memenv::BatchOp> ops = DecodeKvOps(req->ops());
       RequestId id{req->request_id_hi(), req->request_id_lo()};
-      engine_->SubmitWrite(std::move(ops), id, [this, identity, seq, alive = alive_](WriteResult r) {
+      engine_->service().SubmitWrite(std::move(ops), id, [this, identity, seq, alive = alive_](WriteResult r) {
         if (alive->load()) Enqueue(identity, Reply(seq, r.status, "", r.durable, r.token));
       });
       return;
@@ -391,14 +391,14 @@ void ClientServer::HandleGet(const std::string& identity, uint64_t seq, const wi
     // Set only when a LINEARIZABLE read was answered (a value or not
     // found) by a confirmed master.
     ServedInfo served;
-    auto r = engine_->Get(key, mode, token, timeout, &served);
+    auto r = engine_->service().Get(key, mode, token, timeout, &served);
     Enqueue(identity, r.ok() ? Reply(seq, Status::Ok(), r.value(), false, "", "", served)
                              : Reply(seq, r.status(), "", false, "", "", served));
   };
   if (may_wait) return Offload(waiters_, "waiting reads", identity, seq, std::move(serve));
   // A board that is not in sync refuses without touching Berkeley DB.
-  if (!engine_->LocalReadsServable()) {
-    Enqueue(identity, Reply(seq, engine_->NotInSync()));
+  if (!engine_->service().LocalReadsServable()) {
+    Enqueue(identity, Reply(seq, engine_->service().NotInSync()));
     return;
   }
   // A replica may be thrown into internal init at any moment (and then a
@@ -408,13 +408,13 @@ void ClientServer::HandleGet(const std::string& identity, uint64_t seq, const wi
 }
 
 void ClientServer::HandleScan(const std::string& identity, uint64_t seq, const wire::ClientRequest* req) {
-  if (!engine_->LocalReadsServable()) {
-    Enqueue(identity, Reply(seq, engine_->NotInSync()));
+  if (!engine_->service().LocalReadsServable()) {
+    Enqueue(identity, Reply(seq, engine_->service().NotInSync()));
     return;
   }
   uint32_t limit = req->limit() ? req->limit() : 1000;
   auto scan = [this, identity, seq, start = Bytes(req->key()), end = Bytes(req->scan_end()), limit] {
-    auto r = engine_->Scan(start, end, limit);
+    auto r = engine_->service().Scan(start, end, limit);
     Enqueue(identity, r.ok() ? ScanReply(seq, r.value()) : Reply(seq, r.status()));
   };
   if (engine_->role() != Role::kMaster) return Offload(readers_, "replica reads", identity, seq, std::move(scan));

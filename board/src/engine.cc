@@ -15,13 +15,14 @@ Engine::Engine(EngineOptions options)
     : opts_(std::move(options)),
       clock_(*opts_.clock),
       seed_(opts_.seed != 0 ? opts_.seed : FreshSeed()),
-      request_id_rng_(DeriveSeed(seed_, SeedStream::kRequestIds)),
       peers_(opts_.config, opts_.self_slot),
       durability_(opts_.config, opts_.self_slot, peers_, clock_,
                   [this](const std::string& detail) { Emit(EventKind::kPermFailed, -1, detail); }),
       request_ids_(RequestIds::LimitsFor(opts_.config.request_retention_s, opts_.config.cache_mb,
                                          opts_.config.request_budget_pct)),
       memory_(opts_.self_slot, opts_.config.cache_mb, opts_.config.cache_high_water_pct),
+      service_(opts_.config, opts_.self_slot, clock_, peers_, liveness_, durability_, request_ids_,
+               memory_, DeriveSeed(seed_, SeedStream::kRequestIds), *this),
       roles_(opts_.config, opts_.self_slot, clock_, DeriveSeed(seed_, SeedStream::kElectionJitter),
              peers_, guard_, stop_, *this) {
   header_.chassis_id = opts_.config.chassis_id;
@@ -77,7 +78,7 @@ Status Engine::Open() {
   eo.on_bdb_message = [this](const std::string& m) { Log("bdb: " + m); };
   eo.before_open = [this](__db_env* env) { return ConfigureReplication(env); };
   // With leases the write path checks mastership before committing
-  // (service.cc) and never lets Berkeley DB's post-commit lease check panic
+  // (kv_service.cc) and never lets Berkeley DB's post-commit lease check panic
   // the environment of a master cut off mid-commit (bdb-base-api.md §4).
   eo.commits_ignore_leases = c.leases;
   eo.seed = DeriveSeed(seed_, SeedStream::kBackoff);
@@ -105,6 +106,7 @@ Status Engine::Open() {
   if (!bus.ok()) return bus.status().WithContext("creating the bus");
   bus_ = std::move(bus).value();
   transport_.Attach(bus_.get());
+  service_.Attach(env_.get(), bus_.get());
   applier_.Attach(bus_.get(), [this](std::span<const uint8_t> control, std::span<const uint8_t> rec,
                                      int sender, bus::Lsn* ret_lsn) {
     return ProcessRepMessage(control, rec, sender, ret_lsn);
@@ -167,7 +169,7 @@ Status Engine::ConfigureReplication(__db_env* env) {
 }
 
 void Engine::StartThreads() {
-  write_pool_.Start(opts_.config.write_threads);
+  service_.Start();
   applier_.Start();
   roles_.StartThread();
   ticker_ = std::thread([this] { TickerLoop(); });
@@ -208,6 +210,7 @@ void Engine::AbortDurabilityWaits() { durability_.Abort(); }
 
 void Engine::Stop() {
   if (stop_.exchange(true)) return;
+  service_.BeginStop();
   durability_.Abort();
   // The bus goes first: its receive thread calls into the engine, and after
   // Stop() sends simply return false (the env's last messages are dropped).
@@ -226,7 +229,7 @@ void Engine::Stop() {
   applier_.Join();
   roles_.Join();
   if (ticker_.joinable()) ticker_.join();
-  write_pool_.Stop();
+  service_.Stop();
   // Fail what is still waiting for a forwarded reply.
   forwarder_.AbandonAll(Status::Unavailable(
       "board is shutting down; outcome unknown, retry with the same request id"));

@@ -56,19 +56,7 @@ void Engine::OnFrame(bus::InFrame&& in) {
       break;
     case wire::Body::AppRequest: {
       if (!ForwardedWritePlausible(in)) break;  // refusals.cc
-      const auto* req = f->body_as_AppRequest();
-      const RequestId id{req->request_id_hi(), req->request_id_lo()};
-      const size_t bytes = in.size();  // about the keys and values it carries
-      bool queued = write_pool_.Submit(
-          [this, frame = std::make_shared<bus::InFrame>(std::move(in))]() mutable {
-            HandleAppRequest(std::move(*frame));
-          },
-          bytes);
-      if (!queued && !stop_.load()) {
-        WriteResult r;
-        r.status = WritePoolFull();
-        ReplyTo(sender, id, r);  // as HandleAppRequest does
-      }
+      service_.OnForwardedWrite(std::move(in));
       break;
     }
     case wire::Body::AppReply:
@@ -83,39 +71,7 @@ void Engine::OnFrame(bus::InFrame&& in) {
   }
 }
 
-size_t Engine::OpsBytes(const std::vector<memenv::BatchOp>& ops) {
-  size_t n = 0;
-  for (const auto& op : ops) n += op.key.size() + op.value.size();
-  return n;
-}
-
-Status Engine::WritePoolFull() const {
-  if (stop_.load()) {
-    return Status::Unavailable("board " + std::to_string(opts_.self_slot) +
-                               " is shutting down; retry with the same request id at the new master");
-  }
-  const QueueStats qs = write_pool_.Stats();
-  return Status::Busy("board " + std::to_string(opts_.self_slot) + " has " + std::to_string(qs.depth) +
-                      " writes (" + std::to_string(qs.bytes >> 20) + " MiB) waiting for its " +
-                      std::to_string(opts_.config.write_threads) + " write threads (write_queue_limit = " +
-                      std::to_string(qs.limits.max_items) + ", write_queue_mb = " +
-                      std::to_string(qs.limits.max_bytes >> 20) +
-                      "); retry with backoff (with the same request id), or raise write_queue_limit, "
-                      "write_queue_mb or write_threads");
-}
-
-bool Engine::LocalReadsServable() const {
-  const RoleView v = roles_.View();
-  if (v.role == Role::kMaster) return true;
-  return v.role == Role::kClient && v.startup_done && !liveness_.reinit();
-}
-
-Status Engine::NotInSync() const {
-  return Status::Unavailable("board " + std::to_string(opts_.self_slot) +
-                             (liveness_.reinit() ? " is re-initialising from its peers"
-                                             : " is not in sync with a master yet") +
-                             "; retry, or read at another board");
-}
+bool Engine::SendForward(int slot, const bus::OutFrame& frame) { return bus_->Send(slot, frame); }
 
 void Engine::OnPeerUp(int slot) {
   peers_.OnLinkUp(slot);

@@ -140,7 +140,7 @@ bool Engine::ForwardedWritePlausible(const bus::InFrame& in) {
     WriteResult res;
     res.status = Status::Busy("board " + std::to_string(opts_.self_slot) + " does not see slot " +
                               std::to_string(w.sender) + " following it yet; retry");
-    ReplyTo(w.sender, RequestId{req->request_id_hi(), req->request_id_lo()}, res);
+    service_.ReplyTo(w.sender, RequestId{req->request_id_hi(), req->request_id_lo()}, res);
     return false;
   }
   LogRefusal(r, w.sender, "a forwarded write (origin " + std::to_string(w.origin) + ", " +

@@ -35,7 +35,7 @@ void Engine::ExpirerLoop() {
     const uint32_t gen = roles_.generation();
     GatePass pass(roles_.api_gate());  // a role change waits for this pass (gate.h)
     if ((roles_.role() == Role::kMaster) != master) continue;
-    memenv::Table* reqs = RequestTable();
+    memenv::Table* reqs = service_.RequestTable();
     if (!reqs) continue;
     Status st;
     const bool recount =

@@ -108,7 +108,8 @@ void Engine::AddRepStatJson(int64_t now, nlohmann::json* j) {
   // may serve LINEARIZABLE reads now (confirmed by a majority's heartbeats
   // and no lease refusal from Berkeley DB within the last lease timeout).
   const bool leases = opts_.config.leases;
-  const int64_t last_exp = last_lease_expired_us_.load();
+  const KvService::Stats ks = service_.stats();
+  const int64_t last_exp = ks.last_lease_expired_us;
   const int64_t lease_us = int64_t(opts_.config.lease_timeout_ms) * 1000;
   (*j)["leases"] = {{"enabled", leases},
                     {"lease_timeout_ms", opts_.config.lease_timeout_ms},
@@ -116,7 +117,7 @@ void Engine::AddRepStatJson(int64_t now, nlohmann::json* j) {
                     {"lease_chk_misses", sp->st_lease_chk_misses},
                     {"lease_chk_refresh", sp->st_lease_chk_refresh},
                     {"lease_sends", sp->st_lease_sends},
-                    {"expired_refusals", lease_expired_.load()},
+                    {"expired_refusals", ks.lease_expired},
                     {"last_expired_ms_ago", last_exp ? (now - last_exp) / 1000 : -1},
                     {"valid", leases && ConfirmedMaster(now) &&
                                   (last_exp == 0 || now - last_exp > lease_us)}};
@@ -147,13 +148,14 @@ nlohmann::json Engine::PeersJson(int64_t now, bus::Lsn next) {
 }
 
 nlohmann::json Engine::WritesJson() const {
-  return {{"committed", writes_.load()},
-          {"not_durable", writes_not_durable_.load()},
+  const KvService::Stats ks = service_.stats();
+  return {{"committed", ks.committed},
+          {"not_durable", ks.not_durable},
           {"forwarded", forwarder_.forwarded()},
-          {"duplicates", duplicates_.load()},
-          {"throttled", throttled_.load()},
-          {"forwarded_in", forwarded_in_.load()},
-          {"forwarded_in_done", forwarded_in_done_.load()}};
+          {"duplicates", ks.duplicates},
+          {"throttled", ks.throttled},
+          {"forwarded_in", ks.forwarded_in},
+          {"forwarded_in_done", ks.forwarded_in_done}};
 }
 
 nlohmann::json Engine::MessagesJson() const {
@@ -230,7 +232,7 @@ nlohmann::json Engine::QueuesJson(const bus::BusCounters& bc) {
   const ReplicaApplier::Stats as = applier_.stats();
   return {{"rep", QueueJson(as.rep, {"rep_queue_frames", "rep_queue_mb"})},
           {"serve", QueueJson(as.serve, {"serve_queue_frames", "serve_queue_mb"})},
-          {"write_pool", QueueJson(write_pool_.Stats(), {"write_queue_limit", "write_queue_mb"})},
+          {"write_pool", QueueJson(service_.stats().write_pool, {"write_queue_limit", "write_queue_mb"})},
           {"delay_line", QueueJson(delay, {"delay_line_frames", "delay_line_mb"})}};
 }
 

@@ -426,7 +426,7 @@ OpResult SubmitAndWait(Engine& e, std::vector<memenv::BatchOp> ops, board::Reque
     board::WriteResult r;
   };
   auto box = std::make_shared<Box>();
-  e.SubmitWrite(std::move(ops), id, [box](board::WriteResult r) {
+  e.service().SubmitWrite(std::move(ops), id, [box](board::WriteResult r) {
     std::lock_guard<std::mutex> l(box->mu);
     box->r = std::move(r);
     box->done = true;
@@ -463,7 +463,7 @@ void Run::WriterLoop(int client) {
     if (client % 2 == 0) {
       r = SubmitAndWait(*e, std::move(ops), NewId(client, rng));
     } else {
-      board::WriteResult wr = e->Write(ops, NewId(client, rng));
+      board::WriteResult wr = e->service().Write(ops, NewId(client, rng));
       r = Classify(wr);
       if (wr.status.code() == Status::Code::kNotMaster) {
         const int hint = e->master();
@@ -494,12 +494,12 @@ HistoryOp Run::HistoryStep(int client, std::mt19937_64& rng, uint64_t* seq, int*
   } else if (op.kind == OpKind::kPut) {
     op.value = "c" + std::to_string(client) + "-" + std::to_string((*seq)++);
     board::WriteResult wr =
-        e->Write({{memenv::BatchOp::Kind::kPut, op.key, *op.value}}, NewId(client, rng));
+        e->service().Write({{memenv::BatchOp::Kind::kPut, op.key, *op.value}}, NewId(client, rng));
     st = wr.status;
     op.result = Classify(wr);
   } else {
     board::ServedInfo served;
-    auto v = e->Get(op.key, board::ReadMode::kLinearizable, "", 300, &served);
+    auto v = e->service().Get(op.key, board::ReadMode::kLinearizable, "", 300, &served);
     st = v.ok() ? Status::Ok() : v.status();
     if (v.ok()) op.value = *v;
     op.result = v.ok() || v.status().IsNotFound() ? OpResult::kOk : OpResult::kFail;
@@ -572,7 +572,7 @@ void Run::CheckDurable() {
       auto e = Board(s);
       std::vector<std::string> still;
       for (const auto& k : missing) {
-        auto v = e ? e->Get(k, board::ReadMode::kLocal, "", 0) : Result<std::string>(Status::Unavailable("down"));
+        auto v = e ? e->service().Get(k, board::ReadMode::kLocal, "", 0) : Result<std::string>(Status::Unavailable("down"));
         if (!v.ok() || *v != chassis::MakeValue(k, 48)) still.push_back(k);
       }
       missing.swap(still);
@@ -581,7 +581,7 @@ void Run::CheckDurable() {
     }
     if (!missing.empty()) {
       auto e = Board(s);
-      auto v = e ? e->Get(missing[0], board::ReadMode::kLocal, "", 0)
+      auto v = e ? e->service().Get(missing[0], board::ReadMode::kLocal, "", 0)
              : Result<std::string>(Status::Unavailable("down"));
       Fail("slot " + std::to_string(s) + " lacks " + std::to_string(missing.size()) + " of " +
            std::to_string(acked.size()) + " durable writes after " +
@@ -594,7 +594,7 @@ void Run::CheckDurable() {
     std::map<std::string, std::vector<int>> seen;
     for (int s : slots_) {
       auto e = Board(s);
-      auto v = e ? e->Get(key, board::ReadMode::kLocal, "", 0) : Result<std::string>(Status::Unavailable("down"));
+      auto v = e ? e->service().Get(key, board::ReadMode::kLocal, "", 0) : Result<std::string>(Status::Unavailable("down"));
       seen[v.ok() ? *v : v.status().IsNotFound() ? "<absent>" : v.status().ToString()].push_back(s);
     }
     if (seen.size() > 1) {

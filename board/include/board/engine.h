@@ -19,14 +19,18 @@
 //                never waits on Berkeley DB's operation lockout (rep_stat only).
 //   gauge        database size and cache use every 250 ms (memp reads, which
 //                a re-init's lockout can park for seconds: gauges.cc).
-//   write pool   commits (a commit blocks in the transport until acked).
+//   write pool   (owned by the KvService) commits (a commit blocks in the
+//                transport until acked).
 //   checkpointer (memenv) volume-driven checkpoints, on the master only.
 //   request expirer  deletes request ids past their window or budget, on the
 //                master only; counts them for status everywhere.
 //
-// Role state machine: RoleMachine (role_machine.h), which owns the role,
-// the master, the generation, elections and the rep_start gates. Writes
-// forwarded to the master (origin side): Forwarder (forwarder.h).
+// The engine is the composition root; each concern is a component that
+// owns its state (README "Inside the engine"): RoleMachine (role_machine.h:
+// role, master, generation, elections, the rep_start gates), Liveness,
+// Durability, ReplicaApplier, RepTransport, Forwarder (writes forwarded to
+// the master, origin side) and KvService (kv_service.h: writes, reads, the
+// write pool, the master side of forwarded writes).
 #pragma once
 
 #include <atomic>
@@ -47,6 +51,7 @@
 #include "board/config.h"
 #include "board/events.h"
 #include "board/forwarder.h"
+#include "board/kv_service.h"
 #include "board/frame_guard.h"
 #include "board/liveness.h"
 #include "board/gate.h"
@@ -72,17 +77,6 @@ struct __db_txn_token;
 namespace bp::board {
 
 struct PermOutcome;  // perm_outcome.h
-
-enum class ReadMode { kLocal = 0, kReadYourWrites = 1, kLinearizable = 2 };
-
-// Who answered a LINEARIZABLE read: this board as master of `gen`, having
-// last confirmed its mastership at `mono_us` (CLOCK_MONOTONIC, shared by
-// every process on the machine). Filled only for a successful read.
-struct ServedInfo {
-  int slot = 0;
-  uint32_t gen = 0;
-  int64_t mono_us = 0;
-};
 
 // Makes the engine's bus from the options the engine derives from its
 // configuration. The default (an empty factory) is the ZeroMQ bus,
@@ -117,7 +111,8 @@ class Engine : private bus::Handler,
                private RoleListener,
                private ForwardListener,
                private TransportListener,
-               private ApplierListener {
+               private ApplierListener,
+               private ServiceListener {
  public:
   // Opens the environment, starts the bus and the threads, and calls
   // rep_start(CLIENT). Returns once the board is a running client.
@@ -126,22 +121,8 @@ class Engine : private bus::Handler,
   // Stops threads, closes tables and the environment, stops the bus.
   void Stop();
 
-  // ---- service (board/src/service.cc) ----
-  // Applies `ops` atomically on this board, which must be master. Blocks
-  // until the ack policy is met or the ack timeout passes.
-  // `forwarded`: it came from a replica (HandleAppRequest).
-  WriteResult Write(const std::vector<memenv::BatchOp>& ops, RequestId id, bool forwarded = false);
-  // Applies on the master from any board: locally when master, else
-  // forwarded over the bus (retried at a new master, bounded). `done` runs
-  // on an engine thread.
-  void SubmitWrite(std::vector<memenv::BatchOp> ops, RequestId id,
-                   std::function<void(WriteResult)> done);
-  Result<std::string> Get(std::string_view key, ReadMode mode, std::string_view token,
-                          uint32_t timeout_ms, ServedInfo* served = nullptr);
-  Result<std::vector<std::pair<std::string, std::string>>> Scan(std::string_view start,
-                                                                std::string_view end,
-                                                                size_t limit);
-  Status CheckWrite(const std::vector<memenv::BatchOp>& ops) const;
+  // The key/value service: writes, reads, the write pool (kv_service.h).
+  KvService& service() { return service_; }
 
   // ---- state ----
   Role role() const { return roles_.role(); }
@@ -175,12 +156,6 @@ class Engine : private bus::Handler,
   void StepDownForShutdown() { roles_.StepDownForShutdown(); }
   // Why this board does not call an election now ("" = it may): status.
   std::string ElectionWait() { return roles_.ElectionWait(); }
-  // Whether LOCAL reads may go to Berkeley DB now: a master, or a replica
-  // in sync and not re-initialising (a replica in internal init is locked
-  // out of Berkeley DB and a read would wait for the whole init). Any thread.
-  bool LocalReadsServable() const;
-  // The refusal for a LOCAL read while !LocalReadsServable() (Unavailable).
-  Status NotInSync() const;
   // ---- security (board/src/security.cc) ----
   // Key rotation: re-reads EngineOptions::config_path and gives every peer
   // whose public_key changed its new key (the bus updates its ZAP table and
@@ -192,12 +167,6 @@ class Engine : private bus::Handler,
 
  private:
   explicit Engine(EngineOptions options);
-  // service.cc: the steps of Write.
-  Status AdmitWrite(const std::vector<memenv::BatchOp>& ops);
-  Status StillWritableInsideGate();
-  Status CommitWrite(const std::vector<memenv::BatchOp>& ops, RequestId id, bool forwarded,
-                     __db_txn_token* token, bool* duplicate);
-  void AwaitWriteAcks(int64_t begin_us, WriteResult* r);
   // status.cc: the sections of StatusJson.
   void AddRepStatJson(int64_t now, nlohmann::json* j);
   nlohmann::json PeersJson(int64_t now, bus::Lsn next);
@@ -224,7 +193,21 @@ class Engine : private bus::Handler,
   bool ForwardSelfIsMaster() const override { return roles_.role() == Role::kMaster; }
   bool SendForward(int slot, const bus::OutFrame& frame) override;
   void ApplyForwardHere(RequestId id, std::vector<memenv::BatchOp> ops,
-                        std::function<void(WriteResult)> done) override;
+                        std::function<void(WriteResult)> done) override {
+    service_.ApplyHere(id, std::move(ops), std::move(done));
+  }
+  // ServiceListener (kv_service.h): the role machine and the forwarder.
+  Role ServiceRole() const override { return roles_.role(); }
+  int ServiceMaster() const override { return roles_.master(); }
+  uint32_t ServiceGeneration() const override { return roles_.generation(); }
+  RoleView ServiceRoleView() const override { return roles_.View(); }
+  Gate& ServiceApiGate() override { return roles_.api_gate(); }
+  bool ServiceConfirmedMaster(int64_t now_us) const override { return ConfirmedMaster(now_us); }
+  Status ServiceCheckWritable(int64_t now_us) const override { return roles_.CheckWritable(now_us); }
+  void ServiceForward(std::vector<memenv::BatchOp> ops, RequestId id,
+                      std::function<void(WriteResult)> done, int64_t now_us) override {
+    forwarder_.Forward(std::move(ops), id, std::move(done), now_us);
+  }
 
   // The transport callback (rep_set_transport): RepTransport::Send.
   static int SendCallback(__db_env* env, const __db_dbt* control, const __db_dbt* rec,
@@ -285,30 +268,12 @@ class Engine : private bus::Handler,
   mutable std::mutex unfit_mu_;
   std::string unfit_reason_;  // guarded by unfit_mu_ (written once, by the ticker)
 
-  // service.cc
-  // The write's transaction body: claims the request id, then applies the
-  // ops unless it is a duplicate, refusing growth past the memory mark.
-  Status ApplyInTxn(memenv::Txn& t, memenv::Table& data, memenv::Table& reqs,
-                    const std::vector<memenv::BatchOp>& ops, RequestId id, bool forwarded,
-                    bool fits, RequestIds::Claim* claim);
-  void ThrottleForLaggingReplicas();
-  // request_ids.cc's thread: expiry on the master, counts everywhere.
+  // request_expirer.cc's thread: expiry on the master, counts everywhere.
   void ExpirerLoop();
-  Result<std::string> ConfirmLinearizableRead(Result<std::string> value, ServedInfo* served);
-  memenv::Table* DataTable();
-  memenv::Table* RequestTable();
-  void HandleAppRequest(bus::InFrame frame);
-  // On a write thread: Write, and if this board stepped down before
-  // applying, SubmitWrite again (forwarded to the new master).
-  void WriteOnPool(std::vector<memenv::BatchOp> ops, RequestId id,
-                   std::function<void(WriteResult)> done);
-  void ReplyTo(int slot, RequestId id, const WriteResult& r);
 
   const EngineOptions opts_;
   const Clock& clock_;
   const uint64_t seed_;          // opts_.seed, or the fresh one drawn for it
-  SharedRng request_id_rng_;     // ids of writes submitted without one (any thread)
-  RequestId NewRequestId();
   std::unique_ptr<memenv::Env> env_;
   std::unique_ptr<bus::Bus> bus_;
   bus::FrameHeader header_;
@@ -328,24 +293,9 @@ class Engine : private bus::Handler,
 
   // The rep and serve workers and their bounded queues (replica_applier.h).
   ReplicaApplier applier_{opts_.config, opts_.self_slot, clock_, *this};
-  // The refusal of a write that finds write_queue_limit writes waiting.
-  Status WritePoolFull() const;
 
   // Re-init progress of this board, fed by the ticker's rep_stat.
   ReinitTracker reinit_tracker_;
-
-  // Counters.
-  std::atomic<uint64_t> writes_{0}, writes_not_durable_{0}, duplicates_{0};
-  std::atomic<uint64_t> throttled_{0};
-  // Master: forwarded writes received from replicas, and those answered.
-  std::atomic<uint64_t> forwarded_in_{0}, forwarded_in_done_{0};
-  // Leases: reads/writes refused because Berkeley DB found this master's
-  // lease expired (DB_REP_LEASE_EXPIRED), and when the last one was.
-  std::atomic<uint64_t> lease_expired_{0};
-  std::atomic<int64_t> last_lease_expired_us_{0};
-  // Leases: counts a DB_REP_LEASE_EXPIRED refusal and rewrites it into a
-  // message that says what to do; other statuses pass unchanged.
-  Status LeaseExpired(Status st, const char* what);
 
   // Forwarded writes waiting for the master's reply (origin side).
   Forwarder forwarder_{opts_.config, opts_.self_slot, clock_, *this};
@@ -355,16 +305,13 @@ class Engine : private bus::Handler,
   std::condition_variable tick_cv_;
   bool tick_now_ = false;
 
-  // Writes waiting for a write thread, at most write_queue_limit and
-  // write_queue_mb of keys and values (OpsBytes).
-  ThreadPool write_pool_{
-      QueueLimits{opts_.config.write_queue_limit, size_t(opts_.config.write_queue_mb) << 20}};
-  static size_t OpsBytes(const std::vector<memenv::BatchOp>& ops);
   std::thread ticker_, expirer_, gauge_;
   // Exactly-once bookkeeping and memory admission (their headers say who
   // calls what on which thread).
   RequestIds request_ids_;
   MemoryGauge memory_;
+  // Writes and reads (kv_service.h); given the env and the bus by Open.
+  KvService service_;
   std::mutex expirer_mu_;
   std::condition_variable expirer_cv_;
   std::mutex gauge_mu_;  // only for gauge_cv_ (the wait and the stop)

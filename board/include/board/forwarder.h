@@ -19,8 +19,8 @@
 // by mu_; the listener and the callers' callbacks are never called with mu_
 // held (a callback may submit the write again).
 //
-// The master side (HandleAppRequest, ReplyTo) is the engine's: it is a
-// write like any other there.
+// The master side (KvService::OnForwardedWrite, ReplyTo: kv_service.h) is
+// a write like any other there.
 #pragma once
 
 #include <atomic>

@@ -1,6 +1,6 @@
 // LagBytes: how far one log position is behind another, in bytes of the
 // in-memory log. Pure. Status ("lag_bytes" per peer, as the master sees it),
-// the write throttle (service.cc: the worst lag of a caught-up replica) and
+// the write throttle (kv_service.cc: the worst lag of a caught-up replica) and
 // re-init progress (reinit_progress.cc: this board behind its master) all
 // measure it this one way.
 //
