@@ -514,7 +514,9 @@ void ClientServer::OnEvent(const BoardEvent& e) {
     subs = subscribers_;
   }
   if (subs.empty()) return;
+  // The presented role: an unconfirmed master is Unknown to firmware.
   Role r = engine_->role();
+  if (std::string_view(engine_->PresentedRole()) == "unconfirmed") r = Role::kStarting;
   flatbuffers::FlatBufferBuilder fbb(64);
   auto ev = wire::CreateRoleEvent(fbb, bus::kProtocolVersion, int(e.kind),
                                   r == Role::kMaster ? wire::Role::Master

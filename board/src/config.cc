@@ -127,7 +127,7 @@ Status ReadChassis(const toml::table& c, const std::string& src, ChassisConfig* 
         "cache_high_water_pct", "allow_no_failover",
         "rep_queue_frames", "rep_queue_mb", "serve_queue_frames", "serve_queue_mb",
         "write_queue_limit", "write_queue_mb", "client_send_queue_limit", "client_send_queue_mb", "max_subscribers",
-        "delay_line_frames", "delay_line_mb",
+        "delay_line_frames", "delay_line_mb", "dead_link_ms",
         "log_wait_ms", "max_read_timeout_ms",
         "security",
         "client_socket_group", "client_socket_mode", "client_public_keys"};
@@ -610,6 +610,7 @@ std::string ToToml(const ChassisConfig& c) {
     << "max_subscribers = " << c.max_subscribers << "\n"
     << "delay_line_frames = " << c.delay_line_frames << "\n"
     << "delay_line_mb = " << c.delay_line_mb << "\n"
+    << "dead_link_ms = " << c.dead_link_ms << "\n"
     << "log_wait_ms = " << c.log_wait_ms << "\n"
     << "max_read_timeout_ms = " << c.max_read_timeout_ms << "\n";
   if (c.allow_no_failover) o << "allow_no_failover = true\n";
@@ -688,6 +689,8 @@ const std::vector<UintKeyRange>& ChassisUintKeys() {
       {"max_subscribers", &C::max_subscribers, 1, 100000, "role-event subscribers"},
       {"delay_line_frames", &C::delay_line_frames, 1, 10000000, "frames held by a link delay"},
       {"delay_line_mb", &C::delay_line_mb, 1, 65536, "frames held by a link delay, MiB"},
+      {"dead_link_ms", &C::dead_link_ms, 20, 600000,
+       "tcp:// links: silence or unacknowledged data before a connection is re-dialled"},
   };
   return keys;
 }

@@ -164,6 +164,7 @@ void RoleMachine::OnBecameMaster() {
   ever_synced_ = true;
   {
     std::lock_guard<std::mutex> l(view_mu_);
+    if (role_.load() != Role::kMaster) master_since_us_ = clock_.NowMicros();
     role_ = Role::kMaster;
     master_slot_ = self_slot_;
     startup_done_ = true;

@@ -98,6 +98,7 @@ Status Engine::Open() {
   bo.clock = &clock_;
   bo.delay_line_frames = c.delay_line_frames;
   bo.delay_line_bytes = size_t(c.delay_line_mb) << 20;
+  bo.dead_link_ms = int(c.dead_link_ms);
   for (const auto& b : c.boards) {
     if (b.slot != opts_.self_slot) bo.peers.push_back({b.slot, b.endpoint, b.public_key});
   }

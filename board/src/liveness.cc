@@ -64,4 +64,13 @@ bool Liveness::ConfirmedMaster(const RoleView& v, int64_t now_us) const {
   return followers + 1 >= config_.Majority();
 }
 
+const char* Liveness::PresentedRole(const RoleView& v, int64_t master_since_us,
+                                    int64_t now_us) const {
+  if (v.role != Role::kMaster) return RoleName(v.role);
+  const int64_t timeout = int64_t(config_.heartbeat_timeout_ms) * 1000;
+  if (config_.ElectableCount() < 3 || now_us - master_since_us < timeout) return "master";
+  const int followers = peers_.FollowersOf(self_slot_, v.gen, now_us, timeout);
+  return followers + 1 >= config_.Majority() ? "master" : "unconfirmed";
+}
+
 }  // namespace bp::board

@@ -81,6 +81,7 @@ RoleView RoleMachine::View() const {
 
 void RoleMachine::SetRole(Role r) {
   std::lock_guard<std::mutex> l(view_mu_);
+  if (r == Role::kMaster && role_.load() != Role::kMaster) master_since_us_ = clock_.NowMicros();
   role_ = r;
 }
 

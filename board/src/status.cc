@@ -46,7 +46,10 @@ nlohmann::json Engine::StatusJson() {
   j["chassis"] = opts_.config.chassis_id;
   j["seed"] = seed_;
   const RoleView v = roles_.View();
-  j["role"] = RoleName(v.role);
+  // "role" is what the operator and the shim see (Liveness::PresentedRole:
+  // "unconfirmed" for a master no majority follows); "bdb_role" is Berkeley DB's.
+  j["role"] = PresentedRole();
+  j["bdb_role"] = RoleName(v.role);
   j["master"] = v.master;
   j["generation"] = v.gen;
   j["startup_complete"] = v.startup_done;

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "dead_link.h"
 #include "delay_line.h"
 
 namespace bp::bus {
@@ -63,6 +64,7 @@ Status Link::OpenLocked(zmq::context_t& ctx, const LinkSocketOptions& opts) {
   push_.set(zmq::sockopt::linger, 0);
   push_.set(zmq::sockopt::reconnect_ivl, opts.reconnect_ms);
   push_.set(zmq::sockopt::reconnect_ivl_max, opts.reconnect_ms * kReconnectMaxFactor);
+  if (IsTcpEndpoint(endpoint())) SetDeadLinkOptions(push_, opts.dead_link_ms);
   if (!opts.curve_keys.secret_z85.empty()) {
     push_.set(zmq::sockopt::curve_serverkey, public_key());
     push_.set(zmq::sockopt::curve_publickey, opts.curve_keys.public_z85);

@@ -25,6 +25,7 @@ class DelayLine;
 struct LinkSocketOptions {
   int send_queue_frames = 0;
   int reconnect_ms = 0;
+  int dead_link_ms = 0;  // tcp:// only (dead_link.h); 0 = off
   // Non-empty with BusSecurity::kCurve: this board's key pair; the link is
   // then a CURVE client with the peer's public_key as the server key.
   CurveKeyPair curve_keys;

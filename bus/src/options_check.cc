@@ -140,6 +140,9 @@ Status CheckOptions(const BusOptions& o) {
   if (o.send_queue_frames <= 0 || o.reconnect_ms <= 0) {
     return Status::InvalidArgument("BusOptions::send_queue_frames and reconnect_ms must be > 0");
   }
+  if (o.dead_link_ms < 0) {
+    return Status::InvalidArgument("BusOptions::dead_link_ms must be >= 0 (0 = off)");
+  }
   if (o.clock == nullptr) {
     return Status::InvalidArgument("BusOptions::clock is null; leave the default real clock");
   }

@@ -23,6 +23,7 @@
 
 #include "bus/bus.h"
 #include "counters.h"
+#include "dead_link.h"
 #include "delay_line.h"
 #include "in_frame_storage.h"
 #include "link.h"
@@ -156,7 +157,7 @@ Result<std::unique_ptr<Bus>> Bus::Create(BusOptions options) {
 
 BusImpl::BusImpl(BusOptions options)
     : options_(std::move(options)),
-      link_options_{options_.send_queue_frames, options_.reconnect_ms,
+      link_options_{options_.send_queue_frames, options_.reconnect_ms, options_.dead_link_ms,
                     options_.security == BusSecurity::kCurve ? options_.keys : CurveKeyPair{}},
       delay_(options_.clock, options_.delay_line_frames, options_.delay_line_bytes) {
   for (const SlotAddress& peer : options_.peers) links_[peer.slot] = NewLink(peer);
@@ -196,6 +197,7 @@ Status BusImpl::OpenSockets() {
     inbox_.set(zmq::sockopt::rcvhwm, kInboxHwmFrames);
     inbox_.set(zmq::sockopt::maxmsgsize, kMaxFrameBytes);
     inbox_.set(zmq::sockopt::linger, 0);
+    if (IsTcpEndpoint(options_.self_endpoint)) SetDeadLinkOptions(inbox_, options_.dead_link_ms);
     if (curve()) {
       inbox_.set(zmq::sockopt::curve_server, 1);
       inbox_.set(zmq::sockopt::curve_secretkey, options_.keys.secret_z85);

@@ -122,6 +122,34 @@ TEST_F(LivenessTest, ConfirmationLapsesAfterHalfTheHeartbeatTimeout) {
   EXPECT_FALSE(liveness_.ConfirmedMaster(Master(5), clock_.NowMicros()));
 }
 
+// The presented role (status "role", the shim): a master no majority has
+// followed for a full heartbeat timeout shows "unconfirmed", after its first
+// heartbeat timeout of grace as a new master.
+TEST_F(LivenessTest, AMasterNoMajorityFollowsPresentsAsUnconfirmed) {
+  const int64_t since = clock_.NowMicros();
+  EXPECT_STREQ(liveness_.PresentedRole(Master(5), since, clock_.NowMicros()), "master");  // grace
+  clock_.Advance(Millis(100));
+  EXPECT_STREQ(liveness_.PresentedRole(Master(5), since, clock_.NowMicros()), "unconfirmed");
+  Hear(2, Follower(1, 5));
+  EXPECT_STREQ(liveness_.PresentedRole(Master(5), since, clock_.NowMicros()), "master");
+  clock_.Advance(Millis(99));  // within the full timeout: still shown as master
+  EXPECT_STREQ(liveness_.PresentedRole(Master(5), since, clock_.NowMicros()), "master");
+  clock_.Advance(Millis(2));
+  EXPECT_STREQ(liveness_.PresentedRole(Master(5), since, clock_.NowMicros()), "unconfirmed");
+  EXPECT_STREQ(liveness_.PresentedRole({Role::kClient, 2, 5, true}, 0, clock_.NowMicros()), "replica");
+}
+
+// With two electable boards no majority elsewhere can elect a second master:
+// a lone master of two stays "master".
+TEST(LivenessOfTwo, ALoneMasterOfTwoStaysMaster) {
+  ManualClock clock;
+  ChassisConfig c = Chassis(2);
+  PeerTable peers(c, 1);
+  Liveness liveness(c, 1, clock, peers);
+  clock.Advance(Millis(1000));
+  EXPECT_STREQ(liveness.PresentedRole({Role::kMaster, 1, 5, true}, 0, clock.NowMicros()), "master");
+}
+
 class LivenessOfFive : public LivenessTest {
  protected:
   LivenessOfFive() : LivenessTest(5) {}

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <signal.h>
@@ -145,6 +146,7 @@ bp::Status LocalChassis::StartWithPath(int slot, const std::string& cfg) {
   // repeat its predecessor's request ids), still fixed by the chassis seed.
   const std::string seed_s =
       std::to_string(DeriveSeed(seed_, (uint64_t(slot) << 32) | uint64_t(starts_[slot])));
+  const std::string netns = opts_.netns ? opts_.netns(slot) : std::string();
   pid_t parent = getpid();
   pid_t pid = fork();
   if (pid < 0) return bp::Status::Internal("fork failed");
@@ -152,6 +154,11 @@ bp::Status LocalChassis::StartWithPath(int slot, const std::string& cfg) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) _exit(1);
     setpgid(0, 0);
+    if (!netns.empty()) {
+      int nfd = open(("/run/netns/" + netns).c_str(), O_RDONLY | O_CLOEXEC);
+      if (nfd < 0 || setns(nfd, CLONE_NEWNET) != 0) _exit(126);
+      close(nfd);
+    }
     int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (fd >= 0) {
       dup2(fd, 1);

@@ -37,6 +37,9 @@ struct ChassisOptions {
   // from the environment if set, else a fresh one. Printed at construction
   // so that a failing run's seed can be given back through BP_TEST_SEED.
   uint64_t seed = 0;
+  // The network namespace each board runs in (a name under /run/netns, as
+  // NetnsBackplane makes them); empty function or "" = this process' one.
+  std::function<std::string(int slot)> netns;
 };
 
 class LocalChassis {

@@ -136,6 +136,12 @@ struct ChassisConfig {
   // Frames held back by an emulated link delay (drills), per board.
   uint32_t delay_line_frames = 100000;
   uint32_t delay_line_mb = 256;
+  // tcp:// bus links: a connection that hears nothing for this long
+  // (ZeroMQ's ZMTP heartbeats) or whose sent data stays unacknowledged this
+  // long (TCP_USER_TIMEOUT) is closed and dialled again, and a connect
+  // attempt is abandoned after it: a board pulled without closing its
+  // sockets is let go, and found again within about this long of its return.
+  uint32_t dead_link_ms = 500;
   // Longest a transaction waits for room in the master's log budget (the
   // log volume all writers in flight may span: half the ring) before it is
   // refused with Busy (memenv EnvOptions.log_wait_ms).

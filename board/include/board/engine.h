@@ -129,6 +129,11 @@ class Engine : private bus::Handler,
   int master() const { return roles_.master(); }
   uint32_t generation() const { return roles_.generation(); }
   bool startup_done() const { return roles_.startup_done(); }
+  // The role shown to the operator and firmware ("master", "replica",
+  // "starting", "unconfirmed": liveness.h PresentedRole). Any thread.
+  const char* PresentedRole() const {
+    return liveness_.PresentedRole(roles_.View(), roles_.master_since_us(), clock_.NowMicros());
+  }
   int self_slot() const { return opts_.self_slot; }
   uint64_t seed() const { return seed_; }
   const ChassisConfig& config() const { return opts_.config; }

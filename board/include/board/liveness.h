@@ -57,6 +57,16 @@ class Liveness {
   // its heartbeats for the full timeout, so a deposed master stops serving
   // LINEARIZABLE reads before a successor can exist. Any thread.
   bool ConfirmedMaster(const RoleView& v, int64_t now_us) const;
+  // The role this board shows the operator and firmware (status "role",
+  // the shim, role events): a master shows "master" only while heartbeats
+  // following it reach a majority within the full heartbeat timeout, or in
+  // the first heartbeat timeout after it became master (`master_since_us`)
+  // while its followers' heartbeats catch up. Otherwise it is
+  // "unconfirmed": Berkeley DB may still hold it master (a pulled or cut-off
+  // board), but it must not look like a second master next to the one the
+  // majority elected. Only in a chassis of 3 or more electable boards: with
+  // 1 or 2 no majority elsewhere can elect another. Any thread.
+  const char* PresentedRole(const RoleView& v, int64_t master_since_us, int64_t now_us) const;
 
   // ---- any thread ----
   bus::Lsn next_lsn() const { return {next_lsn_file_.load(), next_lsn_offset_.load()}; }

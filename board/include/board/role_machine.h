@@ -122,6 +122,9 @@ class RoleMachine {
   bool startup_done() const { return role_.load() == Role::kMaster || startup_done_.load(); }
   // rep_start(CLIENT) returned: rep_process_message may be called (§2.1).
   bool rep_started() const { return rep_started_.load(); }
+  // When this board last became master (clock_ us; 0 = never): the grace a
+  // new master has before it must be confirmed to present itself as master.
+  int64_t master_since_us() const { return master_since_us_.load(); }
   // This board's election priority: the preferred board's is above the
   // other's, so that with equal logs it wins (two_board.cc). Pure.
   uint32_t ElectionPriority() const;
@@ -230,6 +233,7 @@ class RoleMachine {
   std::atomic<uint64_t> elections_{0}, elections_won_{0}, elections_refused_{0};
   std::atomic<int64_t> last_election_us_{0};
   std::atomic<uint64_t> promotion_us_last_{0}, demotion_us_last_{0};
+  std::atomic<int64_t> master_since_us_{0};  // written with role_, under view_mu_
 
   // ---- guarded by election_mu_: requests for the election thread ----
   std::mutex election_mu_;

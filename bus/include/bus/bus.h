@@ -77,6 +77,10 @@ struct BusOptions {
   std::vector<SlotAddress> peers;   // every other slot of the chassis
   int send_queue_frames = 10000;    // per-link bound (ZMQ_SNDHWM); beyond it frames drop
   int reconnect_ms = 5;             // how fast a link retries a dead peer
+  // tcp:// sockets: a connection silent, or with data unacknowledged, this
+  // long is closed and re-dialled; a connect is abandoned after it
+  // (src/dead_link.h). 0 = ZeroMQ's and the kernel's defaults (minutes).
+  int dead_link_ms = 500;
   // A ZeroMQ context to share (required for inproc:// between buses in one
   // process); null = the bus makes its own.
   std::shared_ptr<zmq::context_t> context;
