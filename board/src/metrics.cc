@@ -299,7 +299,7 @@ void AddReinit(Writer& w, const json& s) {
   const json* r = At(s, {"reinit_progress"});
   if (!r) return;
   if (const json* phase = At(*r, {"phase"}); phase && phase->is_string()) {
-    w.Family("reinit_phase", kGauge, "Phase of this board's last re-init: 1 for the current one.");
+    w.Family("reinit_phase", kGauge, "Re-init phase as status reports it, 1 for the current one (meaningful while backplane_reinit is 1).");
     OneHot(w, {}, "phase", phase->get<std::string>(), {"requesting", "pages", "logs", "done"});
   }
   w.One("reinit_received_bytes", kGauge, "Bytes of pages received by the current re-init.",
