@@ -148,18 +148,22 @@ void AddIdentity(Writer& w, const json& s) {
 }
 
 // OpenConfig's redundancy view: every board's redundant role as this board
-// hears it (its own, and each peer's heartbeats).
+// hears it (its own, and each peer's heartbeats). A peer not heard now has
+// none: its last heartbeat's role would show a dead master as primary next
+// to the new one.
 void AddRedundantRoles(Writer& w, const json& s) {
   w.Family("redundant_role", kGauge,
            "Each board's redundant role as this board sees it (primary = master, secondary = "
-           "replica): 1 for the current one, 0 for both while unknown or starting.");
+           "replica): 1 for the current one, 0 for both while unknown, starting or not heard.");
   auto role = [](const std::string& r) { return r == "master" ? "primary" : r == "replica" ? "secondary" : ""; };
   OneHot(w, {{"slot", Str(At(s, {"slot"}))}}, "redundant_role", role(Str(At(s, {"role"}))),
          {"primary", "secondary"});
   if (const json* peers = At(s, {"peers"}); peers && peers->is_array()) {
     for (const json& p : *peers) {
-      OneHot(w, {{"slot", Str(At(p, {"slot"}))}}, "redundant_role", role(Str(At(p, {"role"}))),
-             {"primary", "secondary"});
+      const json* alive = At(p, {"alive"});
+      const bool heard = alive && alive->is_boolean() && alive->get<bool>();
+      OneHot(w, {{"slot", Str(At(p, {"slot"}))}}, "redundant_role",
+             heard ? role(Str(At(p, {"role"}))) : "", {"primary", "secondary"});
     }
   }
 }

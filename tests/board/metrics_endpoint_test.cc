@@ -13,7 +13,9 @@
 #include <httplib.h>
 
 #include <chrono>
+#include <csignal>
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -166,6 +168,60 @@ TEST_F(MetricsEndpointTest, AnIdleConnectionIsClosedAndDoesNotStopScrapes) {
   const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   EXPECT_LT(waited, 5.0);
   close(fd);
+}
+
+// The redundancy view after a real failover (the master SIGKILLed): the
+// new master's scrape names it primary and the dead one neither primary
+// nor secondary, and gives the switchover's time, reason and duration.
+TEST(MetricsEndpointFailoverTest, NewMasterShowsTheSwitchoverTimeReasonAndDuration) {
+  ChassisOptions o;
+  std::map<int, int> ports;
+  o.tweak = [&](board::ChassisConfig& c) {
+    for (auto& b : c.boards) {
+      ports[b.slot] = FreePort();
+      b.metrics_endpoint = "127.0.0.1:" + std::to_string(ports[b.slot]);
+    }
+  };
+  LocalChassis c(o);
+  ASSERT_TRUE(c.StartAll().ok());
+  const int old_master = c.WaitForMaster(20000);
+  ASSERT_GT(old_master, 0);
+  const auto killed = std::chrono::system_clock::now();
+  c.Kill(old_master, SIGKILL);
+  const int master = c.WaitForMaster(20000, old_master);
+  ASSERT_GT(master, 0);
+  httplib::Client http("127.0.0.1", ports[master]);
+  http.set_read_timeout(5, 0);
+  auto r = http.Get("/metrics");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200);
+  const std::string& t = r->body;
+  const std::string slot = std::to_string(master), old_slot = std::to_string(old_master);
+  EXPECT_NE(t.find("backplane_redundant_role{slot=\"" + slot + "\",redundant_role=\"primary\"} 1"),
+            std::string::npos) << t;
+  EXPECT_NE(t.find("backplane_redundant_role{slot=\"" + old_slot + "\",redundant_role=\"primary\"} 0"),
+            std::string::npos) << t;
+  EXPECT_NE(t.find("backplane_redundant_role{slot=\"" + old_slot + "\",redundant_role=\"secondary\"} 0"),
+            std::string::npos) << t;
+  const std::string info = "backplane_last_switchover_info{master=\"" + slot + "\",reason=\"";
+  const size_t at = t.find(info);
+  ASSERT_NE(at, std::string::npos) << t;
+  const std::string reason = t.substr(at + info.size(), t.find('"', at + info.size()) - at - info.size());
+  EXPECT_TRUE(reason == "master link down" || reason == "master heartbeats stopped" ||
+              reason == "HOLDELECTION") << reason;
+  const std::string ts = "\nbackplane_last_switchover_timestamp_seconds ";  // the sample, not HELP
+  ASSERT_NE(t.find(ts), std::string::npos);
+  const double when = std::stod(t.substr(t.find(ts) + ts.size()));
+  const double killed_s = std::chrono::duration<double>(killed.time_since_epoch()).count();
+  EXPECT_GT(when, killed_s - 0.5) << "the switchover after the kill";
+  EXPECT_LT(when, killed_s + 20);
+  const std::string dur = "\nbackplane_last_failover_duration_seconds ";
+  ASSERT_NE(t.find(dur), std::string::npos) << t;
+  const double d = std::stod(t.substr(t.find(dur) + dur.size()));
+  EXPECT_GT(d, 0);
+  EXPECT_LT(d, 5);
+  std::fprintf(stderr, "failover %d -> %d: reason \"%s\", %.6f s\n", old_master, master,
+               reason.c_str(), d);
 }
 
 // A port in use stops the board before it joins, with the key in the error.

@@ -159,8 +159,10 @@ TEST(MetricsTest, AnAdminElectionIsUserInitiatedAndAJoinHasNoElection) {
   EXPECT_EQ(s.count("backplane_last_failover_duration_seconds"), 0u);
 }
 
-TEST(MetricsTest, RedundantRoleOfEveryBoardInView) {
-  auto s = Samples(StatusToPrometheus(MasterStatus()));
+TEST(MetricsTest, RedundantRoleOfEveryBoardInViewAndNoneForAPeerNotHeard) {
+  json st = MasterStatus();
+  st["peers"][1]["role"] = "master";  // its last heartbeat, before it died (alive false)
+  auto s = Samples(StatusToPrometheus(st));
   EXPECT_EQ(s["backplane_redundant_role{slot=\"2\",redundant_role=\"primary\"}"], "1");
   EXPECT_EQ(s["backplane_redundant_role{slot=\"2\",redundant_role=\"secondary\"}"], "0");
   EXPECT_EQ(s["backplane_redundant_role{slot=\"1\",redundant_role=\"secondary\"}"], "1");
