@@ -45,6 +45,13 @@ find_package(nlohmann_json QUIET)
 bp_require(nlohmann_json_FOUND "nlohmann-json" nlohmann-json3-dev)
 find_package(spdlog QUIET)
 bp_require(spdlog_FOUND "spdlog" libspdlog-dev)
+# cpp-httplib (the board's metrics endpoint): Debian ships it as a compiled
+# library with a pkg-config file (whose flags the header must be built
+# with), no CMake package.
+if(PKG_CONFIG_FOUND)
+  pkg_check_modules(HTTPLIB QUIET IMPORTED_TARGET cpp-httplib)
+endif()
+bp_require(HTTPLIB_FOUND "cpp-httplib (with pkg-config)" "libcpp-httplib-dev pkg-config")
 
 if(BP_BUILD_TESTS)
   find_package(GTest QUIET)

@@ -11,7 +11,8 @@ PACKAGES=(
   libflatbuffers-dev flatbuffers-compiler
   libgtest-dev libbenchmark-dev
   libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libspdlog-dev
-  python3 python3-matplotlib
+  libcpp-httplib-dev
+  python3 python3-matplotlib python3-prometheus-client
   clang-14 libclang-rt-14-dev
 )
 

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <vector>
@@ -336,7 +337,13 @@ void ClientServer::Handle(const std::string& identity, const uint8_t* data, size
     case wire::ClientOp::Write: {
       std::vector<memenv::BatchOp> ops = DecodeKvOps(req->ops());
       RequestId id{req->request_id_hi(), req->request_id_lo()};
-      engine_->service().SubmitWrite(std::move(ops), id, [this, identity, seq, alive = alive_](WriteResult r) {
+      const auto begin = std::chrono::steady_clock::now();
+      engine_->service().SubmitWrite(std::move(ops), id, [this, identity, seq, alive = alive_, begin,
+                                                          latency = write_latency_](WriteResult r) {
+        if (r.status.ok()) {
+          latency->Record(std::chrono::duration_cast<std::chrono::microseconds>(
+                              std::chrono::steady_clock::now() - begin).count());
+        }
         if (alive->load()) Enqueue(identity, Reply(seq, r.status, "", r.durable, r.token));
       });
       return;
@@ -466,6 +473,7 @@ nlohmann::json ClientServer::StatusJson() {
   j["queues"]["replica_reads"] = QueueJson(readers_.Stats(), {});  // fixed: kReadQueueLimit
   j["queues"]["waiting_reads"] = QueueJson(waiters_.Stats(), {});
   j["client_security"] = SecurityJson();
+  j["client_writes"] = {{"latency", write_latency_->Json()}};
   return j;
 }
 

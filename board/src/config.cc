@@ -156,7 +156,7 @@ Status ReadBoard(const toml::table& b, const std::string& src, int line, SlotCon
   }
   BP_RETURN_IF_ERROR(ReadUint(b, "priority", &s->priority, src, 1000000));
   BP_RETURN_IF_ERROR(ReadBool(b, "electable", &s->electable, src));
-  for (const char* key : {"public_key", "secret_key_file"}) {
+  for (const char* key : {"public_key", "secret_key_file", "metrics_endpoint"}) {
     const toml::node* n = b.get(key);
     if (n != nullptr && !n->is_string()) {
       return Status::InvalidArgument(At(src, LineOf(n)) + "'" + key + "' must be a string");
@@ -164,13 +164,20 @@ Status ReadBoard(const toml::table& b, const std::string& src, int line, SlotCon
   }
   s->public_key = b["public_key"].value_or(std::string());
   s->secret_key_file = b["secret_key_file"].value_or(std::string());
+  s->metrics_endpoint = b["metrics_endpoint"].value_or(std::string());
+  if (auto ep = ParseMetricsEndpoint(s->metrics_endpoint); !ep.ok()) {
+    return Status::InvalidArgument(At(src, LineOf(b.get("metrics_endpoint"))) + "slot " +
+                                   std::to_string(s->slot) + ": " + ep.status().message());
+  }
   for (auto&& [k, v] : b) {
     static const std::set<std::string> known = {"slot", "endpoint", "client_endpoint", "priority",
-                                                "electable", "public_key", "secret_key_file"};
+                                                "electable", "public_key", "secret_key_file",
+                                                "metrics_endpoint"};
     if (!known.count(std::string(k.str()))) {
       return Status::InvalidArgument(At(src, LineOf(&v)) + "unknown key '" + std::string(k.str()) +
                                      "' in [[board]]; known: slot, endpoint, client_endpoint, "
-                                     "priority, electable, public_key, secret_key_file");
+                                     "priority, electable, public_key, secret_key_file, "
+                                     "metrics_endpoint");
     }
   }
   return Status::Ok();
@@ -194,6 +201,12 @@ std::string Quote(const std::string& s) {
     }
   }
   return out + "\"";
+}
+
+Status BadEndpoint(const std::string& value, const std::string& why) {
+  return Status::InvalidArgument("'metrics_endpoint' = \"" + value + "\" " + why +
+                                 "; use HOST:PORT such as \"127.0.0.1:9464\" (or \"[::1]:9464\"), "
+                                 "or \"\" for no metrics endpoint");
 }
 
 }  // namespace
@@ -230,6 +243,34 @@ const char* TwoBoardModeName(TwoBoardMode m) {
 
 const char* SecurityModeName(SecurityMode m) {
   return m == SecurityMode::kCurve ? "curve" : "none";
+}
+
+Result<MetricsAddress> ParseMetricsEndpoint(const std::string& value) {
+  MetricsAddress a;
+  if (value.empty()) return a;
+  if (value.find("://") != std::string::npos) return BadEndpoint(value, "has a scheme");
+  for (unsigned char c : value) {
+    if (c <= ' ' || c == '/' || c >= 0x7f) {
+      return BadEndpoint(value, "has a space, a slash or a non-ASCII character");
+    }
+  }
+  const size_t colon = value.rfind(':');
+  if (colon == std::string::npos) return BadEndpoint(value, "has no port");
+  std::string host = value.substr(0, colon);
+  const std::string port = value.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  } else if (host.find_first_of("[]:") != std::string::npos) {
+    return BadEndpoint(value, "has an IPv6 address without brackets");
+  }
+  if (host.empty()) return BadEndpoint(value, "has no host");
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos) {
+    return BadEndpoint(value, "has no port number after the last ':'");
+  }
+  a.port = std::stoi(port);
+  if (a.port < 1 || a.port > 65535) return BadEndpoint(value, "has a port outside 1 to 65535");
+  a.host = host;
+  return a;
 }
 
 const SlotConfig* ChassisConfig::Find(int slot) const {
@@ -285,6 +326,10 @@ Status ChassisConfig::ValidateBoards() const {
         return Status::InvalidArgument(where + "endpoint '" + ep +
                                        "' is used twice; every board needs its own endpoints");
       }
+    }
+    if (auto ep = ParseMetricsEndpoint(b.metrics_endpoint); !ep.ok()) {
+      return Status::InvalidArgument(where + "slot " + std::to_string(b.slot) + ": " +
+                                     ep.status().message());
     }
     if (b.electable && b.priority == 0) {
       return Status::InvalidArgument(where + "slot " + std::to_string(b.slot) +
@@ -633,6 +678,7 @@ std::string ToToml(const ChassisConfig& c) {
       << "electable = " << (b.electable ? "true" : "false") << "\n";
     if (!b.public_key.empty()) o << "public_key = \"" << b.public_key << "\"\n";
     if (!b.secret_key_file.empty()) o << "secret_key_file = \"" << b.secret_key_file << "\"\n";
+    if (!b.metrics_endpoint.empty()) o << "metrics_endpoint = " << Quote(b.metrics_endpoint) << "\n";
   }
   return o.str();
 }

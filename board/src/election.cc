@@ -55,7 +55,7 @@ void RoleMachine::ElectionLoop() {
     // right away would drag a group that has a master into an election.
     if (demote) Demote(why.c_str());
     if (elected_pending_.load()) Promote();
-    if (elect) RunElection();
+    if (elect) RunElection(why);
   }
 }
 
@@ -85,15 +85,20 @@ bool RoleMachine::MayElectNow() {
   return true;
 }
 
-void RoleMachine::RunElection() {
+void RoleMachine::RunElection(const std::string& why) {
   if (!MayElectNow()) return;
   const ChassisConfig& c = config_;
   const int64_t now = clock_.NowMicros();
   const ElectionQuorum q = ElectionQuorumFor(c, peers_.AliveElectable(now) + 1);
   in_election_ = true;
   ++elections_;
+  {
+    std::lock_guard<std::mutex> l(election_wait_mu_);
+    last_election_reason_ = why;
+  }
+  // The reason first, up to "; " (metrics.cc reads it as the switchover's).
   listener_.Emit(EventKind::kElectionStarted, -1,
-                 "nsites=" + std::to_string(q.nsites) + " nvotes=" + std::to_string(q.nvotes));
+                 why + "; nsites=" + std::to_string(q.nsites) + " nvotes=" + std::to_string(q.nvotes));
   int64_t t0 = clock_.NowMicros();
   DB_ENV* env = env_->raw();
   int ret = env->rep_elect(env, uint32_t(q.nsites), uint32_t(q.nvotes), 0);
@@ -267,6 +272,11 @@ void RoleMachine::SetElectionWait(const std::string& why) {
 std::string RoleMachine::ElectionWait() const {
   std::lock_guard<std::mutex> l(election_wait_mu_);
   return election_wait_;
+}
+
+std::string RoleMachine::LastElectionReason() const {
+  std::lock_guard<std::mutex> l(election_wait_mu_);
+  return last_election_reason_;
 }
 
 void RoleMachine::StepDownForShutdown() {

@@ -7,6 +7,11 @@
 // SIGINT. After an environment panic it exits with status 70: a supervisor
 // (the chassis tool) restarts it empty, and it rejoins by internal init.
 //
+// Metrics: with a metrics_endpoint in its [[board]], the board serves
+// Prometheus text at http://<metrics_endpoint>/metrics (README "Metrics";
+// board/metrics_server.h). The port is bound before the engine starts: a
+// taken port is an exit with status 1 naming the key.
+//
 // One board per slot: the board holds an exclusive lock on the slot's lock
 // file for its whole life (libzmq unlinks an existing ipc socket file
 // before binding, so without it a second board in a slot would silently
@@ -36,12 +41,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <thread>
 
 #include "board/client_server.h"
 #include "board/config.h"
 #include "board/engine.h"
+#include "board/metrics_server.h"
 
 namespace {
 
@@ -132,6 +139,20 @@ int LockSlot(const bp::board::ChassisConfig& c, const bp::board::SlotConfig& sel
     std::fprintf(stderr, "board: warning: cannot write the pid into %s\n", path.c_str());
   }
   return 0;  // fd stays open: the lock lasts as long as the process
+}
+
+// The slot's metrics_endpoint, bound before the engine starts so that a
+// taken port stops the board before it joins. Null without one. Returns 0,
+// or the exit status after printing why.
+int BindMetrics(const bp::board::SlotConfig& self, std::unique_ptr<bp::board::MetricsServer>* out) {
+  if (self.metrics_endpoint.empty()) return 0;
+  auto m = bp::board::MetricsServer::Bind(self.metrics_endpoint, self.slot);
+  if (!m.ok()) {
+    std::fprintf(stderr, "board: %s\n", m.status().message().c_str());
+    return 1;
+  }
+  *out = std::move(m).value();
+  return 0;
 }
 
 // A tcp:// client endpoint of a curve chassis is a CURVE server with the
@@ -252,6 +273,8 @@ int main(int argc, char** argv) {
   bp::bus::CurveKeyPair keys;
   if (int code = LoadKeys(config, slot, &keys); code != 0) return code;
   if (int code = LockSlot(config, self); code != 0) return code;
+  std::unique_ptr<bp::board::MetricsServer> metrics;
+  if (int code = BindMetrics(self, &metrics); code != 0) return code;
   InstallSignalHandlers();
 
   bp::board::EngineOptions eo;
@@ -275,6 +298,11 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::fprintf(stderr, "[board %d] serving clients on %s\n", slot, self.client_endpoint.c_str());
+  if (metrics) {
+    metrics->Serve([client = server->get()] { return client->StatusJson(); });
+    std::fprintf(stderr, "[board %d] serving metrics on http://%s/metrics\n", slot,
+                 self.metrics_endpoint.c_str());
+  }
   const int code = ServeUntilStopped(**engine, slot);
   if (code == 70 || code == kExitCacheTooSmall) {
     // Panicked: the environment is unusable and closing it could hang. Too
@@ -285,6 +313,7 @@ int main(int argc, char** argv) {
   }
   std::fprintf(stderr, "[board %d] stopping\n", slot);
   (*engine)->StepDownForShutdown();  // a master hands over before the bus stops
+  if (metrics) metrics->Stop();      // its scrapes read the client endpoint and the engine
   (*server)->Stop();
   (*engine)->Stop();
   return code;

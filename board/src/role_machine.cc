@@ -252,6 +252,7 @@ nlohmann::json RoleMachine::ElectionsJson() const {
           {"last_promotion_us", promotion_us_last_.load()},
           {"last_demotion_us", demotion_us_last_.load()},
           {"waiting", ElectionWait()},
+          {"last_reason", LastElectionReason()},
           {"refused_would_wipe", elections_refused_.load()}};
 }
 

@@ -33,6 +33,7 @@
 #include <thread>
 
 #include "board/engine.h"
+#include "board/latency_histogram.h"
 #include "bp/status.h"
 #include "bus/curve.h"
 
@@ -63,6 +64,12 @@ class ClientServer {
   void Stop();
   uint64_t requests() const { return requests_.load(); }
   uint64_t malformed() const { return malformed_.load(); }
+  // The engine's status plus this endpoint's sections: queues client_send,
+  // subscribers, replica_reads, waiting_reads; client_security; and
+  // client_writes (the latency of writes from request to reply). Any
+  // thread: the server thread (status and admin requests) and the metrics
+  // endpoint's worker (metrics_server.h).
+  nlohmann::json StatusJson();
 
   // Fixed bounds a user does not reach (README "Bounds").
   static constexpr int kClientPipeHwm = 10000;       // replies queued in ZeroMQ per client
@@ -94,7 +101,6 @@ class ClientServer {
   // Runs `read` on `pool`, or replies Busy when its queue is full.
   void Offload(ThreadPool& pool, const char* what, const std::string& identity, uint64_t seq,
                std::function<void()> read);
-  nlohmann::json StatusJson();  // the engine's, plus this endpoint's queues
 
   Engine* engine_;
   std::shared_ptr<zmq::context_t> ctx_;
@@ -113,6 +119,10 @@ class ClientServer {
   uint64_t subs_refused_ = 0, subs_pruned_ = 0;  // guarded by subs_mu_
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> requests_{0}, malformed_{0};
+  // Writes answered OK, from the request's arrival to its reply (commit and
+  // acks on the master, plus forwarding on a replica). Shared with the
+  // completions, which run on engine threads.
+  std::shared_ptr<LatencyHistogram> write_latency_ = std::make_shared<LatencyHistogram>();
   // Reads that may wait (txn_applied, a LINEARIZABLE ack wait, leases).
   ThreadPool waiters_{QueueLimits{kReadQueueLimit, SIZE_MAX}};
   // A replica's LOCAL reads and scans (never on the server thread).

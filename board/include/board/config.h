@@ -14,6 +14,8 @@
 //   electable = true             # false: replica only, never master, no vote
 //   public_key = "<40 Z85 chars>"     # the slot's CURVE key (security curve)
 //   secret_key_file = "/run/bp/slot1.key"  # read by this slot's board only (mode 0600)
+//   metrics_endpoint = "127.0.0.1:9464"    # Prometheus scrape endpoint (HTTP);
+//                                          # absent or "" = none (README "Metrics")
 #pragma once
 
 #include <cstdint>
@@ -48,6 +50,9 @@ struct SlotConfig {
   int line = 0;  // where it was declared, for error messages
   std::string public_key;       // Z85 CURVE public key (security curve)
   std::string secret_key_file;  // this slot's key file; only its own board reads it
+  // HOST:PORT where this slot's board serves Prometheus metrics over HTTP
+  // ("" = no endpoint). Checked by ParseMetricsEndpoint.
+  std::string metrics_endpoint;
 };
 
 struct ChassisConfig {
@@ -200,6 +205,18 @@ const std::vector<UintKeyRange>& ChassisUintKeys();
 uint64_t MaxWriteFrameBytes();
 uint64_t EncodedWriteBytes(uint64_t payload_bytes, uint64_t op_count);
 Status CheckWriteFitsFrame(uint64_t payload_bytes, uint64_t op_count, const ChassisConfig& c);
+
+// Where a board serves metrics ([[board]] metrics_endpoint): host (an IPv4
+// literal, a host name, or an IPv6 literal without its brackets) and TCP
+// port.
+struct MetricsAddress {
+  std::string host;
+  int port = 0;
+};
+// "HOST:PORT" or "[IPV6]:PORT", port 1 to 65535; "" is valid and means no
+// endpoint (port 0). Errors name the key and show the expected form.
+// Pure; any thread.
+Result<MetricsAddress> ParseMetricsEndpoint(const std::string& value);
 
 // Parses a chassis configuration file. Errors name the file, the line and
 // the fix.

@@ -130,6 +130,11 @@ class RoleMachine {
   uint32_t ElectionPriority() const;
   // Why this board does not call an election now ("" = it may): status.
   std::string ElectionWait() const;
+  // Why the last election this board held was called ("" = none yet):
+  // "master heartbeats stopped", "master link down", "no master",
+  // "HOLDELECTION" (another board started it), "admin request", or the
+  // preferred board's hand-back. Status "elections" "last_reason".
+  std::string LastElectionReason() const;
   // Refuses a write at once when no master exists and none can be elected
   // (fewer electable boards alive than an election needs).
   Status CheckWritable(int64_t now_us) const;
@@ -162,7 +167,7 @@ class RoleMachine {
  private:
   // election.cc
   void ElectionLoop();
-  void RunElection();
+  void RunElection(const std::string& why);  // why it was requested (RequestElection)
   bool MayElectNow();
   void Promote();
   void OnBecameMaster();
@@ -248,6 +253,7 @@ class RoleMachine {
   // ---- guarded by election_wait_mu_ ----
   mutable std::mutex election_wait_mu_;
   std::string election_wait_;  // why elections wait (ElectionWouldWipePeers)
+  std::string last_election_reason_;  // why the last election held was called (RunElection)
 
   std::thread election_thread_;
 };
